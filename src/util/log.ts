@@ -1,0 +1,133 @@
+/**
+ * The one logger, with csync2's semantics (error.c): a message of level `lv` is
+ * shown when the debug level (-v count) is >= lv; it goes to stderr, or to syslog
+ * with -l / -i. With -t every line gets `[HH:MM:SS] ` and TIMESTAMP lines appear;
+ * a daemon session prefixes `<pid> `. Messages are byte strings.
+ */
+import { writeSync } from 'node:fs';
+import { toBuf, type BStr } from './bytes.js';
+
+/** Where syslog lines go (set up by the CLI when -l or -i is used). */
+export interface SyslogSink {
+  /** `lv` is the csync2 level; the sink maps it to a syslog priority. */
+  write(lv: number, text: BStr): void;
+  close?(): void;
+}
+
+export class Logger {
+  /** -v count. */
+  level = 0;
+  /** Messages printed so far (decides the final `Finished with 0 errors.` line with -v). */
+  messagesPrinted = 0;
+  /** -t: prefix lines with [HH:MM:SS] and print TIMESTAMP/TOTALTIME lines. */
+  timestamps = false;
+  /** -s FILE: file descriptor to append `<pid> TIMESTAMP:` lines to. */
+  timestampFd: number | null = null;
+  /** Set in a daemon session: lines are prefixed `<pid> `. */
+  sessionPid = 0;
+  /** Output file descriptor for debug text when not using syslog. */
+  fd = 2;
+  syslog: SyslogSink | null = null;
+
+  private lastPrintTime = 0;
+  private startupTime = 0;
+
+  enabled(lv: number): boolean {
+    return this.level >= lv;
+  }
+
+  /** Log one line; a newline is appended. */
+  debug(lv: number, line: BStr): void {
+    this.raw(lv, line + '\n');
+  }
+
+  /** Log text exactly as given (csync2 has a few messages without a newline). */
+  raw(lv: number, text: BStr): void {
+    if (this.level < lv) return;
+    if (this.syslog) {
+      this.syslog.write(lv, text);
+    } else {
+      this.printTime();
+      let prefix = '';
+      if (this.timestamps) prefix += `[${hhmmss(new Date())}] `;
+      if (this.sessionPid) prefix += `<${this.sessionPid}> `;
+      this.emit(prefix + text);
+    }
+    this.messagesPrinted++;
+  }
+
+  /** TIMESTAMP lines at start and at most every 300 s (-t, -s). */
+  printTime(): void {
+    if (!this.timestamps && this.timestampFd === null) return;
+    const now = Math.floor(Date.now() / 1000);
+    if (!this.startupTime) this.startupTime = now;
+    if (this.lastPrintTime + 300 >= now) return;
+    this.lastPrintTime = now;
+    const stamp = longTimestamp(new Date(now * 1000));
+    if (this.timestampFd !== null) writeAll(this.timestampFd, `<${process.pid}> TIMESTAMP: ${stamp}\n`);
+    if (this.timestamps) this.emit(`${this.sessionPid ? `<${this.sessionPid}> ` : ''}TIMESTAMP: ${stamp}\n`);
+  }
+
+  /** The final TOTALTIME line (-t, -s). */
+  printTotalTime(): void {
+    if (!this.timestamps && this.timestampFd === null) return;
+    const now = Math.floor(Date.now() / 1000);
+    this.lastPrintTime = 0;
+    this.printTime();
+    const secs = now - this.startupTime;
+    const total = `${Math.floor(secs / 3600)}:${pad2(Math.floor(secs / 60) % 60)}:${pad2(secs % 60)}`;
+    if (this.timestampFd !== null) writeAll(this.timestampFd, `<${process.pid}> TOTALTIME: ${total}\n`);
+    if (this.timestamps) this.emit(`${this.sessionPid ? `<${this.sessionPid}> ` : ''}TOTALTIME: ${total}\n`);
+  }
+
+  private emit(text: BStr): void {
+    if (this.syslog) this.syslog.write(0, text);
+    else writeAll(this.fd, text);
+  }
+}
+
+function writeAll(fd: number, text: BStr): void {
+  const buf = toBuf(text);
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      return; // a closed stderr must not kill the run
+    }
+  }
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function hhmmss(d: Date): string {
+  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** strftime "%Y-%m-%d %H:%M:%S %Z (GMT%z)" in local time. */
+export function longTimestamp(d: Date): string {
+  const offMin = -d.getTimezoneOffset();
+  const sign = offMin >= 0 ? '+' : '-';
+  const abs = Math.abs(offMin);
+  const z = `${sign}${pad2(Math.floor(abs / 60))}${pad2(abs % 60)}`;
+  const zone = timeZoneAbbrev(d);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hhmmss(d)} ${zone} (GMT${z})`;
+}
+
+function timeZoneAbbrev(d: Date): string {
+  try {
+    const part = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+      .formatToParts(d).find((p) => p.type === 'timeZoneName');
+    if (part && /^[A-Z]{2,5}$/.test(part.value)) return part.value;
+  } catch { /* fall through */ }
+  return d.getTimezoneOffset() === 0 ? 'UTC' : 'LT';
+}
+
+/** The process-wide logger, configured by the CLI. */
+export const log = new Logger();
+
+/** Errors counted in this run (csync_error_count): decides `Finished with N errors.` and exit 1. */
+export const errorCount = { value: 0 };
