@@ -1,3 +1,11 @@
-// Placeholder entry point; the real CLI lands with the foundation issue.
-process.stderr.write('csync2-ts: not built yet\n');
-process.exit(1);
+/**
+ * Entry point of bin/csync2: start-up order of csync2's main(), then one mode,
+ * then the common ending (actions, commit, `Finished with N errors.`, exit code).
+ */
+import { run } from './run.js';
+
+run().then((code) => process.exit(code), (err: unknown) => {
+  // run() handles every expected error; this is a bug in csync2-ts itself.
+  process.stderr.write(`csync2: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,468 @@
+/**
+ * StateStore: the only way to the csync2 state database (SQLite, the exact
+ * csync2 2.0 schema). Callers pass and get DECODED byte strings; the store
+ * url-encodes on the way in and decodes on the way out, like csync2 does.
+ *
+ * Byte exactness: values are bound as Buffers through `CAST(? AS TEXT)` and
+ * read back as BLOBs, so names that are not valid UTF-8 survive unchanged and
+ * the storage class stays TEXT as csync2 writes it.
+ *
+ * Speed: bulk reads use one group_concat() per query (row objects are what
+ * makes better-sqlite3 slow for 50k rows); writes are prepared statements inside
+ * one transaction, committed at the latest every 3 s (csync2's rule) so other
+ * processes get the lock, or never batched with -B.
+ */
+import Database from 'better-sqlite3';
+import { DbError, FatalError } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { toBuf, fromBuf, isAscii, type BStr } from '../util/bytes.js';
+import { urlEncode, urlDecode } from '../protocol/urlencode.js';
+import type { DbLocation } from './location.js';
+
+export const DEADLOCK_MESSAGE = 'Database backend is exceedingly busy => Terminating (requesting retry).';
+
+/** The DDL exactly as csync2 stores it in sqlite_master (the whitespace inside is a TAB). */
+export const SCHEMA: ReadonlyArray<readonly [string, string]> = [
+  ['Creating file table', 'CREATE TABLE file (\tfilename, checktxt,\tUNIQUE ( filename ) ON CONFLICT REPLACE)'],
+  ['Creating dirty table', 'CREATE TABLE dirty (\tfilename, forced, myname, peername,\tUNIQUE ( filename, peername ) ON CONFLICT IGNORE)'],
+  ['Creating hint table', 'CREATE TABLE hint (\tfilename, recursive,\tUNIQUE ( filename, recursive ) ON CONFLICT IGNORE)'],
+  ['Creating action table', 'CREATE TABLE action (\tfilename, command, logfile,\tUNIQUE ( filename, command ) ON CONFLICT IGNORE)'],
+  ['Creating x509_cert table', 'CREATE TABLE x509_cert (\tpeername, certdata,\tUNIQUE ( peername ) ON CONFLICT IGNORE)'],
+];
+
+export interface StateStoreOptions {
+  /** -B: no big transactions, every statement autocommits. */
+  noBigTransactions: boolean;
+  /** -A: PRAGMA synchronous = OFF. */
+  asyncMode: boolean;
+  /** `lock-timeout` from the config (seconds, default 12). */
+  lockTimeout: number;
+}
+
+export interface DirtyRow {
+  filename: BStr;
+  forced: boolean;
+  myname: BStr;
+  peername: BStr;
+}
+
+export interface FileRow {
+  filename: BStr;
+  checktxt: BStr;
+}
+
+/** A bound text parameter: plain string when ASCII (cheap), Buffer otherwise. */
+function textParam(s: BStr): string | Buffer {
+  return isAscii(s) ? s : toBuf(s);
+}
+
+/** SQL text for a range under `enc` (the encoded name): `filename > 'enc/' AND filename < 'enc0'`. */
+function below(enc: BStr): [BStr, BStr] {
+  return [enc + '/', enc + '0'];
+}
+
+const FIELD_SEP = '\t';
+const ROW_SEP = '\n';
+
+type Stmt = Database.Statement<unknown[], unknown>;
+
+export class StateStore {
+  private readonly db: Database.Database;
+  private readonly blocking: boolean;
+  private inTx = false;
+  private txStarted = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly stmts = new Map<string, Stmt>();
+  /** Statements that changed rows since the last commit (for -vv statistics only). */
+  private pendingWrites = 0;
+
+  private constructor(db: Database.Database, opts: StateStoreOptions) {
+    this.db = db;
+    this.blocking = !opts.noBigTransactions;
+  }
+
+  static open(loc: DbLocation, opts: StateStoreOptions): StateStore {
+    const timeoutMs = (process.pid % 7 + opts.lockTimeout) * 1000;
+    let db: Database.Database;
+    try {
+      // better-sqlite3 takes the file name as UTF-8 text.
+      db = new Database(isAscii(loc.path) ? loc.path : toBuf(loc.path).toString('utf8'), { timeout: timeoutMs });
+    } catch (err) {
+      if (!loc.path.startsWith('/')) {
+        log.debug(0, `Cannot open database file: ${loc.path}, maybe you need three slashes (like sqlite:///var/lib/csync2/csync2.db)`);
+      }
+      throw new FatalError(`Can't open database: ${loc.url}`, (err as Error).message);
+    }
+    const store = new StateStore(db, opts);
+    store.ensureSchema(loc);
+    if (opts.asyncMode) store.exec('PRAGMA synchronous = OFF');
+    return store;
+  }
+
+  /** csync2 probes with `SELECT count(*) from file` and creates all tables when that fails. */
+  private ensureSchema(loc: DbLocation): void {
+    try {
+      this.retryBusy(() => this.db.prepare('SELECT count(*) from file').get());
+      return;
+    } catch (err) {
+      if (err instanceof FatalError) throw err;
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_NOTADB' || code === 'SQLITE_IOERR' || code === 'SQLITE_PERM' || code === 'SQLITE_READONLY') {
+        throw new FatalError(`Can't open database: ${loc.url}`, (err as Error).message);
+      }
+    }
+    log.debug(2, 'Upgrading database schema to version 0.');
+    for (const [what, sql] of SCHEMA) {
+      try {
+        this.retryBusy(() => this.db.exec(sql));
+      } catch (err) {
+        if (err instanceof FatalError) throw err;
+        const e = err as Error & { code?: string };
+        throw new DbError(`Database Error: ${what} [1]: ${e.message} on executing ${sql}`);
+      }
+    }
+  }
+
+  /** better-sqlite3 already waits `timeout` ms on a locked database; a BUSY that still escapes is final. */
+  private retryBusy<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new FatalError(DEADLOCK_MESSAGE);
+      throw err;
+    }
+  }
+
+  private stmt(sql: string): Stmt {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private exec(sql: string): void {
+    this.retryBusy(() => this.db.exec(sql));
+  }
+
+  /** Run a writing statement inside the current batch transaction. */
+  private write(sql: string, ...params: unknown[]): number {
+    this.beginIfNeeded();
+    if (log.enabled(2)) log.debug(2, `SQL: ${sql} ${JSON.stringify(params.map(p => Buffer.isBuffer(p) ? fromBuf(p) : p))}`);
+    const info = this.run(sql, params);
+    this.pendingWrites++;
+    this.maybeCommit();
+    return info;
+  }
+
+  private run(sql: string, params: unknown[]): number {
+    try {
+      return this.retryBusy(() => this.stmt(sql).run(...params).changes);
+    } catch (err) {
+      if (err instanceof FatalError) throw err;
+      throw new DbError(`Database Error: ${(err as Error).message} on executing ${sql}`);
+    }
+  }
+
+  private query(sql: string, params: unknown[]): unknown[][] {
+    try {
+      return this.retryBusy(() => this.stmt(sql).raw(true).all(...params) as unknown[][]);
+    } catch (err) {
+      if (err instanceof FatalError) throw err;
+      throw new DbError(`Database Error: ${(err as Error).message} on executing ${sql}`);
+    }
+  }
+
+  /**
+   * One bulk read: the selected text columns (already url-encoded in the db, so
+   * they contain no raw TAB or LF) concatenated into one BLOB and split here.
+   */
+  private bulk(sqlInner: string, columns: string[], params: unknown[]): BStr[][] {
+    const concat = columns.map((c) => `ifnull(CAST(${c} AS TEXT), '')`).join(` || char(9) || `);
+    const sql = `SELECT CAST(group_concat(${concat}, char(10)) AS BLOB) FROM (${sqlInner})`;
+    const rows = this.query(sql, params);
+    const blob = rows[0]?.[0];
+    if (blob === null || blob === undefined) return [];
+    const text = fromBuf(blob as Buffer);
+    const out: BStr[][] = [];
+    let start = 0;
+    while (start <= text.length) {
+      let end = text.indexOf(ROW_SEP, start);
+      if (end < 0) end = text.length;
+      out.push(text.slice(start, end).split(FIELD_SEP));
+      start = end + 1;
+    }
+    return out;
+  }
+
+  // ---- transactions ------------------------------------------------------
+
+  private beginIfNeeded(): void {
+    if (!this.blocking || this.inTx) return;
+    this.exec('BEGIN IMMEDIATE');
+    this.inTx = true;
+    this.txStarted = Date.now();
+  }
+
+  /** csync2 commits a big transaction when it is older than 3 s so others get a turn. */
+  private maybeCommit(): void {
+    if (!this.inTx) return;
+    if (Date.now() - this.txStarted > 3000) {
+      this.commit();
+      return;
+    }
+    // An idle open transaction would block other processes: commit it soon.
+    if (!this.idleTimer) {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        this.commit();
+      }, 1000);
+      this.idleTimer.unref();
+    }
+  }
+
+  commit(): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+    if (!this.inTx) return;
+    this.inTx = false;
+    this.pendingWrites = 0;
+    this.exec('COMMIT');
+  }
+
+  close(): void {
+    try {
+      this.commit();
+    } finally {
+      this.db.close();
+    }
+  }
+
+  /** Run `fn` with every statement in one transaction (also with -B, for atomic groups of rows). */
+  atomically<T>(fn: () => T): T {
+    if (this.inTx) return fn();
+    this.exec('BEGIN IMMEDIATE');
+    this.inTx = true;
+    this.txStarted = Date.now();
+    try {
+      const r = fn();
+      this.commit();
+      return r;
+    } catch (err) {
+      this.inTx = false;
+      try { this.db.exec('ROLLBACK'); } catch { /* already rolled back */ }
+      throw err;
+    }
+  }
+
+  // ---- file ---------------------------------------------------------------
+
+  /**
+   * file rows at `name` and, when recursive, strictly below it (`/` = all rows),
+   * decoded, as a Map name -> checktxt. In encoded-name order.
+   */
+  fileRows(name: BStr, recursive: boolean): Map<BStr, BStr> {
+    const enc = urlEncode(name);
+    let rows: BStr[][];
+    if (recursive && name === '/') {
+      rows = this.bulk('SELECT filename, checktxt FROM file ORDER BY filename', ['filename', 'checktxt'], []);
+    } else if (recursive) {
+      const [lo, hi] = below(enc);
+      rows = this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT) ' +
+        'OR (filename > CAST(? AS TEXT) AND filename < CAST(? AS TEXT)) ORDER BY filename',
+        ['filename', 'checktxt'], [textParam(enc), textParam(lo), textParam(hi)]);
+    } else {
+      rows = this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT)',
+        ['filename', 'checktxt'], [textParam(enc)]);
+    }
+    const map = new Map<BStr, BStr>();
+    for (const r of rows) map.set(urlDecode(r[0]!), urlDecode(r[1] ?? ''));
+    return map;
+  }
+
+  /** All file rows ordered by the ENCODED name (csync2's ORDER BY filename). */
+  allFiles(): FileRow[] {
+    return this.bulk('SELECT filename, checktxt FROM file ORDER BY filename', ['filename', 'checktxt'], [])
+      .map((r) => ({ filename: urlDecode(r[0]!), checktxt: urlDecode(r[1] ?? '') }));
+  }
+
+  /** The raw (still url-encoded) file rows, for LIST replies which send them as stored. */
+  allFilesEncoded(name: BStr | null): { filename: BStr; checktxt: BStr }[] {
+    const rows = name === null
+      ? this.bulk('SELECT filename, checktxt FROM file ORDER BY filename', ['filename', 'checktxt'], [])
+      : this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT) ORDER BY filename',
+        ['filename', 'checktxt'], [textParam(urlEncode(name))]);
+    return rows.map((r) => ({ filename: r[0]!, checktxt: r[1] ?? '' }));
+  }
+
+  getChecktxt(name: BStr): BStr | null {
+    const rows = this.bulk('SELECT checktxt FROM file WHERE filename = CAST(? AS TEXT)', ['checktxt'],
+      [textParam(urlEncode(name))]);
+    return rows.length ? urlDecode(rows[0]![0]!) : null;
+  }
+
+  /** Replace the row for `name` (csync2: DELETE then INSERT). */
+  putFile(name: BStr, checktxt: BStr): void {
+    const enc = textParam(urlEncode(name));
+    this.write('DELETE FROM file WHERE filename = CAST(? AS TEXT)', enc);
+    this.write('INSERT INTO file (filename, checktxt) VALUES (CAST(? AS TEXT), CAST(? AS TEXT))',
+      enc, textParam(urlEncode(checktxt)));
+  }
+
+  deleteFile(name: BStr): void {
+    this.write('DELETE FROM file WHERE filename = CAST(? AS TEXT)', textParam(urlEncode(name)));
+  }
+
+  /** Names of file rows strictly below `name` (for -m -r); `/` = every row. */
+  fileNamesBelow(name: BStr): BStr[] {
+    if (name === '/') {
+      return this.bulk('SELECT filename FROM file', ['filename'], []).map((r) => urlDecode(r[0]!));
+    }
+    const [lo, hi] = below(urlEncode(name));
+    return this.bulk('SELECT filename FROM file WHERE filename > CAST(? AS TEXT) AND filename < CAST(? AS TEXT)',
+      ['filename'], [textParam(lo), textParam(hi)]).map((r) => urlDecode(r[0]!));
+  }
+
+  // ---- dirty --------------------------------------------------------------
+
+  markDirty(name: BStr, forced: boolean, myname: BStr, peername: BStr): void {
+    const f = textParam(urlEncode(name));
+    const p = textParam(urlEncode(peername));
+    this.write('DELETE FROM dirty WHERE filename = CAST(? AS TEXT) AND peername = CAST(? AS TEXT)', f, p);
+    this.write('INSERT INTO dirty (filename, forced, myname, peername) VALUES (CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT))',
+      f, forced ? 1 : 0, textParam(urlEncode(myname)), p);
+  }
+
+  deleteDirty(name: BStr, peername: BStr): void {
+    this.write('DELETE FROM dirty WHERE filename = CAST(? AS TEXT) AND peername = CAST(? AS TEXT)',
+      textParam(urlEncode(name)), textParam(urlEncode(peername)));
+  }
+
+  /** FLUSH: drop the rows of every peer. */
+  deleteDirtyAllPeers(name: BStr): void {
+    this.write('DELETE FROM dirty WHERE filename = CAST(? AS TEXT)', textParam(urlEncode(name)));
+  }
+
+  isDirty(name: BStr): boolean {
+    return this.query('SELECT 1 FROM dirty WHERE filename = CAST(? AS TEXT) LIMIT 1',
+      [textParam(urlEncode(name))]).length > 0;
+  }
+
+  /**
+   * -f: set forced = 1 on existing rows for `name`; `below` adds the rows strictly
+   * below it, `all` every row (csync2's `or 1=1` for -r /).
+   */
+  forceDirty(name: BStr, scope: 'exact' | 'below' | 'all'): void {
+    const enc = urlEncode(name);
+    if (scope === 'all') {
+      this.write('UPDATE dirty SET forced = 1 WHERE filename = CAST(? AS TEXT) or 1=1', textParam(enc));
+    } else if (scope === 'below') {
+      const [lo, hi] = below(enc);
+      this.write('UPDATE dirty SET forced = 1 WHERE filename = CAST(? AS TEXT) or (filename > CAST(? AS TEXT) and filename < CAST(? AS TEXT))',
+        textParam(enc), textParam(lo), textParam(hi));
+    } else {
+      this.write('UPDATE dirty SET forced = 1 WHERE filename = CAST(? AS TEXT)', textParam(enc));
+    }
+  }
+
+  /** Every dirty row, ordered by encoded filename (-M). */
+  allDirty(): DirtyRow[] {
+    return this.bulk('SELECT forced, myname, peername, filename FROM dirty ORDER BY filename',
+      ['forced', 'myname', 'peername', 'filename'], [])
+      .map((r) => ({
+        forced: Number.parseInt(r[0] ?? '0', 10) !== 0,
+        myname: urlDecode(r[1] ?? ''),
+        peername: urlDecode(r[2] ?? ''),
+        filename: urlDecode(r[3] ?? ''),
+      }));
+  }
+
+  /** `SELECT peername FROM dirty GROUP BY peername`, decoded. */
+  dirtyPeers(): BStr[] {
+    return this.bulk('SELECT peername FROM dirty GROUP BY peername', ['peername'], [])
+      .map((r) => urlDecode(r[0] ?? ''));
+  }
+
+  /** The rows for one peer ordered by encoded filename ascending. */
+  dirtyForPeer(peername: BStr): DirtyRow[] {
+    return this.bulk('SELECT filename, myname, forced FROM dirty WHERE peername = CAST(? AS TEXT) ORDER BY filename ASC',
+      ['filename', 'myname', 'forced'], [textParam(urlEncode(peername))])
+      .map((r) => ({
+        filename: urlDecode(r[0] ?? ''),
+        myname: urlDecode(r[1] ?? ''),
+        forced: Number.parseInt(r[2] ?? '0', 10) !== 0,
+        peername,
+      }));
+  }
+
+  /** -R: remove one exact dirty row. */
+  deleteDirtyRow(row: DirtyRow): void {
+    this.write('DELETE FROM dirty WHERE filename = CAST(? AS TEXT) AND myname = CAST(? AS TEXT) AND peername = CAST(? AS TEXT)',
+      textParam(urlEncode(row.filename)), textParam(urlEncode(row.myname)), textParam(urlEncode(row.peername)));
+  }
+
+  // ---- hint ---------------------------------------------------------------
+
+  addHint(name: BStr, recursive: boolean): void {
+    this.write('INSERT INTO hint (filename, recursive) VALUES (CAST(? AS TEXT), ?)',
+      textParam(urlEncode(name)), recursive ? 1 : 0);
+  }
+
+  /** Hints in table order (`SELECT filename, recursive FROM hint`), or by name for -H. */
+  hints(ordered: boolean): { filename: BStr; recursive: number; recursiveText: BStr }[] {
+    const sql = ordered ? 'SELECT recursive, filename FROM hint ORDER BY filename' : 'SELECT recursive, filename FROM hint';
+    return this.bulk(sql, ['recursive', 'filename'], []).map((r) => ({
+      recursiveText: r[0] ?? '',
+      recursive: Number.parseInt(r[0] ?? '0', 10) || 0,
+      filename: urlDecode(r[1] ?? ''),
+    }));
+  }
+
+  deleteHint(name: BStr, recursive: number): void {
+    this.write('DELETE FROM hint WHERE filename = CAST(? AS TEXT) and recursive = ?',
+      textParam(urlEncode(name)), recursive);
+  }
+
+  // ---- action -------------------------------------------------------------
+
+  addAction(name: BStr, command: BStr, logfile: BStr): void {
+    this.write('INSERT INTO action (filename, command, logfile) VALUES (CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))',
+      textParam(urlEncode(name)), textParam(urlEncode(command)), textParam(urlEncode(logfile)));
+  }
+
+  /** Distinct (command, logfile) pairs, still url-encoded as stored. */
+  actionCommands(): { command: BStr; logfile: BStr }[] {
+    return this.bulk('SELECT command, logfile FROM action GROUP BY command, logfile', ['command', 'logfile'], [])
+      .map((r) => ({ command: r[0] ?? '', logfile: r[1] ?? '' }));
+  }
+
+  /** File names (as stored, url-encoded) scheduled for one encoded (command, logfile). */
+  actionFiles(commandEnc: BStr, logfileEnc: BStr): BStr[] {
+    return this.bulk('SELECT filename from action WHERE command = CAST(? AS TEXT) and logfile = CAST(? AS TEXT)',
+      ['filename'], [textParam(commandEnc), textParam(logfileEnc)]).map((r) => r[0] ?? '');
+  }
+
+  deleteAction(commandEnc: BStr, logfileEnc: BStr, filenameEnc: BStr): void {
+    this.write('DELETE FROM action WHERE command = CAST(? AS TEXT) and logfile = CAST(? AS TEXT) and filename = CAST(? AS TEXT)',
+      textParam(commandEnc), textParam(logfileEnc), textParam(filenameEnc));
+  }
+
+  // ---- x509_cert ----------------------------------------------------------
+
+  getCert(peername: BStr): BStr | null {
+    const rows = this.bulk('SELECT certdata FROM x509_cert WHERE peername = CAST(? AS TEXT)', ['certdata'],
+      [textParam(urlEncode(peername))]);
+    return rows.length ? urlDecode(rows[0]![0] ?? '') : null;
+  }
+
+  addCert(peername: BStr, certHex: BStr): void {
+    this.write('INSERT INTO x509_cert (peername, certdata) VALUES (CAST(? AS TEXT), CAST(? AS TEXT))',
+      textParam(urlEncode(peername)), textParam(urlEncode(certHex)));
+    // A pinned certificate must survive a crash right after the handshake.
+    this.commit();
+  }
+}

@@ -1,0 +1,264 @@
+/**
+ * The local check (check.c): compare the tree with the `file` table, update
+ * the table and mark new, changed and removed files dirty. Used by -c, -x,
+ * -cu, hint processing, -o (read-only "compare mode", printing what belongs to
+ * a group) and by the daemon before every dirty-checked command.
+ *
+ * The decisions, the walk order (directory entries in descending byte order),
+ * the prefix handling and the messages are csync2's. The data access is not:
+ * csync2 runs one SELECT per file and lstat()s every known file twice; here the
+ * rows of a check root are loaded in one query, the walk runs first and records
+ * what it saw, and only rows the walk did not reach are lstat()ed again.
+ */
+import { lstatSync, readdirSync, writeSync, type Stats } from 'node:fs';
+import { prefixSubst } from '../config/prefix.js';
+import { genChecktxt, fileType, S_IFDIR, S_IFLNK } from '../fs/checktxt.js';
+import { FatalError, strerror } from '../util/errors.js';
+import { log, errorCount } from '../util/log.js';
+import { toBuf, fromBuf, type BStr } from '../util/bytes.js';
+import { markDirty } from './mark.js';
+import type { RunContext } from './context.js';
+
+interface LoadedRange {
+  name: BStr;
+  recursive: boolean;
+}
+
+export interface CheckOptions {
+  /** -o: print matching names, change nothing, compare patterns count. */
+  compareMode?: boolean;
+  /** Where -o prints its names. */
+  onListed?: (name: BStr) => void;
+}
+
+export class Checker {
+  private readonly compareMode: boolean;
+  private readonly onListed: (name: BStr) => void;
+  /** Known file rows (decoded name -> decoded checktxt) of the ranges loaded so far. */
+  private readonly rows = new Map<BStr, BStr>();
+  private readonly loaded: LoadedRange[] = [];
+  /** Names the current check's walk found with lstat(), i.e. present and without symlinked parents. */
+  private seen = new Set<BStr>();
+  /** Walks done in this check() call ("name\0recursive"), to skip csync2's repeated prefix walk. */
+  private walked = new Set<string>();
+  /** check_pure() answers per directory part. */
+  private readonly pureCache = new Map<BStr, boolean>();
+
+  constructor(private readonly ctx: RunContext, opts: CheckOptions = {}) {
+    this.compareMode = opts.compareMode ?? false;
+    this.onListed = opts.onListed ?? (() => undefined);
+    ctx.matcher.compareMode = this.compareMode;
+  }
+
+  /** csync_check(filename, recursive, init_run). */
+  check(filename: BStr, recursive: boolean): void {
+    this.seen = new Set();
+    this.walked = new Set();
+    this.pureCache.clear();
+    const roots: BStr[] = [filename];
+    if (filename.startsWith('/')) {
+      for (const p of this.ctx.cfg.prefixes) {
+        if (p.path === null) continue;
+        const pl = p.path.length;
+        if (pl <= filename.length && filename.startsWith(p.path) &&
+          (filename.length === pl || filename.charCodeAt(pl) === 0x2f)) {
+          roots.push(`%${p.name}%${filename.slice(pl)}`);
+        }
+      }
+    }
+    for (let i = 0; i < roots.length; i++) {
+      const root = roots[i]!;
+      log.debug(2, `Running${recursive ? ' recursive' : ''} check for ${root} ...`);
+      this.ensureLoaded(root, recursive);
+      // csync2 looks for removals before it walks. The walk-first order here gives the
+      // same rows unless the root itself sits below a symlink; keep csync2's order then.
+      const rootIsPure = !this.hasSymlinkParent(root);
+      if (!this.compareMode && !rootIsPure) this.checkDel(root, recursive);
+      const key = `${root}\0${recursive ? 1 : 0}`;
+      const mustWalk = this.compareMode || this.ctx.dumpDirFd !== null || !this.walked.has(key);
+      if (mustWalk) this.checkMod(root, recursive, true);
+      if (!this.compareMode && rootIsPure) this.checkDel(root, recursive);
+    }
+  }
+
+  // ---- rows ------------------------------------------------------------
+
+  /** Is `name` (and, when `recursive`, everything below it) inside a range loaded already? */
+  private covered(name: BStr, recursive: boolean): boolean {
+    for (const r of this.loaded) {
+      if (r.recursive && (r.name === '/' || r.name === name ||
+        (name.startsWith(r.name) && name.charCodeAt(r.name.length) === 0x2f))) return true;
+      if (!recursive && r.name === name) return true;
+    }
+    return false;
+  }
+
+  private ensureLoaded(name: BStr, recursive: boolean): void {
+    if (this.covered(name, recursive)) return;
+    for (const [k, v] of this.ctx.store.fileRows(name, recursive)) this.rows.set(k, v);
+    this.loaded.push({ name, recursive });
+  }
+
+  private rowFor(name: BStr): BStr | undefined {
+    this.ensureLoaded(name, false);
+    return this.rows.get(name);
+  }
+
+  /** Rows at `name` and (recursive) below it, in the order the query returned them. */
+  private rowsUnder(name: BStr, recursive: boolean): BStr[] {
+    this.ensureLoaded(name, recursive);
+    const out: BStr[] = [];
+    const prefix = name + '/';
+    for (const k of this.rows.keys()) {
+      if (k === name || (recursive && (name === '/' || k.startsWith(prefix)))) out.push(k);
+    }
+    return out;
+  }
+
+  // ---- removals (csync_check_del) ----------------------------------------
+
+  private checkDel(file: BStr, recursive: boolean): void {
+    const removed: BStr[] = [];
+    for (const name of this.rowsUnder(file, recursive)) {
+      if (this.ctx.matcher.matchFile(name) === 0) continue;
+      if (this.seen.has(name)) continue;
+      if (lstatOrNull(prefixSubst(this.ctx.cfg, name)) === null || this.hasSymlinkParent(name)) removed.push(name);
+    }
+    for (const name of removed) {
+      if (!this.ctx.initRun) markDirty(this.ctx, name);
+      this.ctx.store.deleteFile(name);
+      this.rows.delete(name);
+    }
+  }
+
+  /**
+   * csync_check_pure(): does a directory part of `name` (not the name itself, and
+   * not the first component) resolve to a symlink or not exist?
+   */
+  private hasSymlinkParent(name: BStr): boolean {
+    let dirLen = name.lastIndexOf('/');
+    if (dirLen <= 0) return false;
+    const cached = this.pureCache.get(name.slice(0, dirLen));
+    if (cached !== undefined) return cached;
+    let result = false;
+    const checked: BStr[] = [];
+    while (dirLen > 1) {
+      const dir = name.slice(0, dirLen);
+      const known = this.pureCache.get(dir);
+      if (known !== undefined) {
+        result = known;
+        break;
+      }
+      checked.push(dir);
+      const st = lstatOrNull(prefixSubst(this.ctx.cfg, dir));
+      if (st === null || fileType(st.mode) === S_IFLNK) {
+        result = true;
+        break;
+      }
+      dirLen = name.lastIndexOf('/', dirLen - 1);
+    }
+    // A parent with a symlink makes every longer directory impure too; a pure one says nothing about them.
+    for (const d of checked) this.pureCache.set(d, result);
+    return result;
+  }
+
+  // ---- the walk (csync_check_mod) ----------------------------------------
+
+  /** Returns csync2's "dirdump_parent": this entry itself belongs to a group. */
+  private checkMod(file: BStr, recursive: boolean, ignoreNoEnt: boolean): boolean {
+    const { ctx } = this;
+    let checkType = ctx.matcher.matchFile(file);
+    if (file.charCodeAt(0) !== 0x25 /* % */) {
+      for (const p of ctx.cfg.prefixes) {
+        if (p.path === null) continue;
+        if (file === p.path) {
+          const encoded = `%${p.name}%`;
+          log.debug(2, `Prefix matched: ${encoded} <- ${file}.`);
+          this.walked.add(`${encoded}\0${recursive ? 1 : 0}`);
+          this.checkMod(encoded, recursive, ignoreNoEnt);
+          continue;
+        }
+        if (checkType < 1 && file.length < p.path.length && p.path.charCodeAt(file.length) === 0x2f &&
+          p.path.startsWith(file)) checkType = 1;
+      }
+    }
+
+    if (checkType === 0) {
+      log.debug(2, `Don't check at all: ${file}`);
+      return false;
+    }
+    const real = prefixSubst(ctx.cfg, file);
+    const st = lstatOrNull(real);
+    if (st === null) {
+      if (ignoreNoEnt) return false;
+      throw new FatalError(`This should not happen: Can't stat ${real}.`);
+    }
+    this.seen.add(file);
+
+    let dumpThis = false;
+    let dumpParent = false;
+    if (checkType === 2) {
+      log.debug(2, `Checking ${file}.`);
+      const checktxt = genChecktxt(st, file, ctx.cfg, false);
+      if (this.compareMode) this.onListed(file);
+      const old = this.rowFor(file);
+      let dirty = false;
+      if (old === undefined) {
+        log.debug(2, `New file: ${file}`);
+        dirty = true;
+      } else if (old !== checktxt) {
+        log.debug(2, `File has changed: ${file}`);
+        dirty = true;
+      }
+      if (dirty && !this.compareMode) {
+        ctx.store.putFile(file, checktxt);
+        this.rows.set(file, checktxt);
+        if (!ctx.initRun) markDirty(ctx, file);
+      }
+      dumpThis = true;
+      dumpParent = true;
+    }
+
+    if (recursive && fileType(st.mode) === S_IFDIR) {
+      log.debug(2, `Checking ${file}${file === '/' ? '' : '/'}* ..`);
+      let names: BStr[];
+      try {
+        names = readdirSync(toBuf(real), { encoding: 'buffer' }).map(fromBuf);
+      } catch (err) {
+        log.debug(0, `${strerror(err)} in scandir: ${real} (${file})`);
+        errorCount.value++;
+        names = [];
+      }
+      names.sort();
+      const base = file === '/' ? '' : file;
+      for (let i = names.length - 1; i >= 0; i--) {
+        if (this.checkMod(`${base}/${names[i]}`, recursive, false)) dumpThis = true;
+      }
+      if (dumpThis && ctx.dumpDirFd !== null) writeDumpDir(ctx.dumpDirFd, file);
+    }
+    return dumpParent;
+  }
+}
+
+function lstatOrNull(path: BStr): Stats | null {
+  try {
+    return lstatSync(toBuf(path), { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null; // ENOTDIR, EACCES, ELOOP...: csync2 treats any lstat failure alike
+  }
+}
+
+function writeDumpDir(fd: number, name: BStr): void {
+  const buf = toBuf(name + '\0');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      const n = writeSync(fd, buf, off);
+      if (n <= 0) throw new Error('short write');
+      off += n;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+      throw new FatalError(`Error while writing to dump_dir_fd ${fd}: ${strerror(err)}`);
+    }
+  }
+}
