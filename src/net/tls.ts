@@ -1,0 +1,168 @@
+/**
+ * The STARTTLS part of csync2: after `SSL` / `OK (activating_ssl).` both ends
+ * run a TLS handshake on the open socket. Parameters are chosen for interop
+ * with the real GnuTLS build (protocol.md section 3):
+ * - server: requests a client certificate but advertises NO CA names, so a
+ *   GnuTLS client sends its certificate whatever its issuer; caps at TLS 1.2
+ *   because TLS 1.3 session tickets make the GnuTLS client see end of file;
+ * - both: no chain verification (the caller pins the peer's certificate), and
+ *   `@SECLEVEL=0` so the 1024-bit RSA keys of `make cert` still work.
+ */
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+import type { BStr } from '../util/bytes.js';
+import { FatalError } from '../util/errors.js';
+
+export const KEY_FILE = 'csync2_ssl_key.pem';
+export const CERT_FILE = 'csync2_ssl_cert.pem';
+
+export interface TlsCredentials {
+  key: Buffer;
+  cert: Buffer;
+}
+
+/** GnuTLS's texts for the failures csync2 reports when loading the pair. */
+const GNUTLS = {
+  FILE_ERROR: ['Error while reading file.', 'GNUTLS_E_FILE_ERROR'],
+  NO_KEY: ['The requested data were not available.', 'GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE'],
+  NO_CERT: ['Base64 decoding error.', 'GNUTLS_E_BASE64_DECODING_ERROR'],
+  BAD_DER: ['ASN1 parser: Error in TAG.', 'GNUTLS_E_ASN1_TAG_ERROR'],
+  MISMATCH: ['The certificate and the given key do not match.', 'GNUTLS_E_CERTIFICATE_KEY_MISMATCH'],
+} as const;
+
+const PEM_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const PEM_CERT = /-----BEGIN (?:X509 |TRUSTED )?CERTIFICATE-----/;
+
+/**
+ * Read `<systemDir>/csync2_ssl_key.pem` and `csync2_ssl_cert.pem` and check them
+ * the way GnuTLS does (key parses, certificate parses, they match). Failure is
+ * FatalError `SSL: failed to use key file <key> and/or certificate file <cert>:
+ * <msg> (<NAME>)` with the GnuTLS text the real csync2 prints for that case.
+ */
+export function loadTlsCredentials(systemDir: string): TlsCredentials {
+  const keyPath = `${systemDir}/${KEY_FILE}`;
+  const certPath = `${systemDir}/${CERT_FILE}`;
+  const fail = (why: readonly [string, string], detail?: string): never => {
+    throw new FatalError(
+      `SSL: failed to use key file ${keyPath} and/or certificate file ${certPath}: ${why[0]} (${why[1]})`, detail);
+  };
+  let key: Buffer;
+  let cert: Buffer;
+  try {
+    key = readFileSync(keyPath);
+    cert = readFileSync(certPath);
+  } catch (err) {
+    return fail(GNUTLS.FILE_ERROR, (err as Error).message);
+  }
+  if (!PEM_KEY.test(key.toString('latin1'))) fail(GNUTLS.NO_KEY);
+  let keyObj: KeyObject;
+  try {
+    keyObj = createPrivateKey(key);
+  } catch (err) {
+    return fail(GNUTLS.BAD_DER, (err as Error).message);
+  }
+  if (!PEM_CERT.test(cert.toString('latin1'))) fail(GNUTLS.NO_CERT);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    return fail(GNUTLS.BAD_DER, (err as Error).message);
+  }
+  if (!x509.checkPrivateKey(keyObj)) fail(GNUTLS.MISMATCH);
+  return { key, cert };
+}
+
+/** Allow RSA-1024 and SHA-1 signed certificates (`make cert`). */
+const CIPHERS = 'DEFAULT:@SECLEVEL=0';
+
+function secureContext(creds: TlsCredentials, server: boolean): tls.SecureContext {
+  return tls.createSecureContext({
+    key: creds.key,
+    cert: creds.cert,
+    ciphers: CIPHERS,
+    minVersion: 'TLSv1',
+    // TLS 1.3 session tickets break the GnuTLS client; the client role may use 1.3.
+    maxVersion: server ? 'TLSv1.2' : 'TLSv1.3',
+  });
+}
+
+/** A handshake failure as csync2 reports it (fatal, exit 1). */
+function handshakeError(err: Error): FatalError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'ERR_TLS';
+  return new FatalError(`SSL: handshake failed: ${err.message} (${code})`);
+}
+
+/**
+ * Server role on an already-open connection. `readAhead` = bytes the line reader
+ * had already received past the `SSL` line; they are fed to TLS first. Rejects
+ * with FatalError if the handshake fails or the client sent no certificate.
+ */
+export function upgradeServer(socket: Duplex, readAhead: Buffer, creds: TlsCredentials): Promise<tls.TLSSocket> {
+  if (readAhead.length > 0) socket.unshift(readAhead);
+  const tlsSocket = new tls.TLSSocket(socket, {
+    isServer: true,
+    secureContext: secureContext(creds, true),
+    requestCert: true,
+    rejectUnauthorized: false,
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      tlsSocket.destroy();
+      reject(handshakeError(err));
+    };
+    tlsSocket.once('error', onError);
+    tlsSocket.once('secure', () => {
+      tlsSocket.off('error', onError);
+      if (!peerCertDer(tlsSocket)) {
+        tlsSocket.destroy();
+        reject(new FatalError('SSL: handshake failed: Certificate is required. (GNUTLS_E_CERTIFICATE_REQUIRED)',
+          'the client sent no certificate'));
+        return;
+      }
+      resolve(tlsSocket);
+    });
+  });
+}
+
+/**
+ * Client role: presents our certificate, does not verify the server's (the
+ * caller pins it with peerCertHex). Works against the real GnuTLS server.
+ */
+export function upgradeClient(socket: Duplex, creds: TlsCredentials, servername?: string): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const tlsSocket = tls.connect({
+      socket,
+      secureContext: secureContext(creds, false),
+      rejectUnauthorized: false,
+      // SNI only for real host names (never for IP literals); csync2 sends none.
+      servername: servername && !/^[0-9.]+$|:/.test(servername) ? servername : undefined,
+    });
+    const onError = (err: Error): void => {
+      tlsSocket.destroy();
+      reject(handshakeError(err));
+    };
+    tlsSocket.once('error', onError);
+    tlsSocket.once('secureConnect', () => {
+      tlsSocket.off('error', onError);
+      resolve(tlsSocket);
+    });
+  });
+}
+
+function peerCertDer(tlsSocket: tls.TLSSocket): Buffer | null {
+  const cert = tlsSocket.getPeerCertificate();
+  return cert && cert.raw && cert.raw.length > 0 ? cert.raw : null;
+}
+
+/** The peer's leaf certificate (DER) as UPPERCASE hex, as stored in x509_cert; null if none. */
+export function peerCertHex(tlsSocket: tls.TLSSocket): BStr | null {
+  const der = peerCertDer(tlsSocket);
+  return der ? der.toString('hex').toUpperCase() : null;
+}
+
+/** Our own certificate's DER as UPPERCASE hex (what a peer pins for us). */
+export function certHex(certPem: Buffer | string): BStr {
+  return new X509Certificate(certPem).raw.toString('hex').toUpperCase();
+}

@@ -1,0 +1,305 @@
+/**
+ * Reading side of a csync2 connection: LF-terminated lines, exact byte counts,
+ * framed payloads streamed in chunks, and the unframed TYPE tail. Sits on any
+ * Node Readable (socket, TLS socket, pipe) and never loses or duplicates bytes
+ * across chunk boundaries. One consumer at a time: do not start a read before
+ * the previous one finished.
+ *
+ * Like csync2, a read error on the connection counts as end of file; the error
+ * itself is kept in `lastError` for diagnostics.
+ */
+import type { Readable } from 'node:stream';
+import type { BStr } from '../util/bytes.js';
+import { ProtocolError } from '../util/errors.js';
+import { FRAME_HEADER_MAX, FRAME_CHUNK } from './limits.js';
+import { FORMAT_ERROR, parseFrameHeader } from './frame.js';
+import type { WireTap } from './wiredump.js';
+
+export const READ_ERROR = 'Read-error while receiving data.';
+
+export function lineTooLong(maxSize: number): BStr {
+  return `Received line too long for buffer size (${maxSize}), giving up.`;
+}
+
+export interface LineReaderOptions {
+  /** Receives `Peer>` dumps (-vvv); null/absent = no dumps. */
+  tap?: WireTap | null;
+  /** Pause the source once this many bytes wait unread (default 1 MiB). */
+  highWater?: number;
+}
+
+const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
+
+export class LineReader {
+  /** Queue of received chunks; live data starts at chunks[head] + headOff. */
+  private chunks: Buffer[] = [];
+  private head = 0;
+  private headOff = 0;
+  private size = 0;
+  /** LF scan cursor: the first `scanned` live bytes hold no LF; resume at chunks[scanIdx] + scanOff. */
+  private scanned = 0;
+  private scanIdx = 0;
+  private scanOff = 0;
+
+  private eof = false;
+  private detached = false;
+  private pausedByUs = false;
+  private wake: (() => void) | null = null;
+  private readonly highWater: number;
+  private readonly tap: WireTap | null;
+  /** The error that ended the stream, if it did not end cleanly. */
+  lastError: Error | null = null;
+
+  private readonly onData = (chunk: Buffer | string): void => {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk;
+    if (buf.length === 0) return;
+    this.chunks.push(buf);
+    this.size += buf.length;
+    if (this.size >= this.highWater && !this.pausedByUs) {
+      this.pausedByUs = true;
+      this.src.pause();
+    }
+    this.notify();
+  };
+  private readonly onEnd = (): void => {
+    this.eof = true;
+    this.notify();
+  };
+  private readonly onError = (err: Error): void => {
+    this.lastError ??= err;
+    this.eof = true;
+    this.notify();
+  };
+
+  constructor(private readonly src: Readable, opts: LineReaderOptions = {}) {
+    this.highWater = opts.highWater ?? 1 << 20;
+    this.tap = opts.tap ?? null;
+    src.on('data', this.onData);
+    src.on('end', this.onEnd);
+    src.on('close', this.onEnd);
+    src.on('error', this.onError);
+    if (src.readableEnded || src.destroyed) this.eof = true;
+  }
+
+  /** Bytes received but not yet consumed. */
+  get bufferedLength(): number {
+    return this.size;
+  }
+
+  /** True once the source ended (or failed) and every buffered byte was consumed. */
+  get atEof(): boolean {
+    return this.eof && this.size === 0;
+  }
+
+  /**
+   * One line without its LF, or null at end of file. A line needs its LF within
+   * `maxSize - 1` bytes, else ProtocolError `Received line too long for buffer
+   * size (<maxSize>), giving up.`. As in csync2, end of file after two or more
+   * bytes of an unterminated line gives that same error, and a single byte
+   * before end of file comes back as a line.
+   */
+  async readLine(maxSize: number): Promise<BStr | null> {
+    const limit = maxSize - 1;
+    for (;;) {
+      const lf = this.findLF(limit);
+      if (lf >= 0) {
+        const line = this.consume(lf + 1);
+        this.tap?.('Peer', line);
+        return line.toString('latin1', 0, line.length - 1);
+      }
+      if (this.size >= limit || this.eof) {
+        const n = Math.min(this.size, limit);
+        if (n === 0) return null;
+        const part = this.consume(n);
+        this.tap?.('Peer', part);
+        if (n > 1) {
+          const why = this.eof && n < limit ? 'connection closed within a line' : `no LF within ${limit} bytes`;
+          throw new ProtocolError(lineTooLong(maxSize), undefined, undefined, why);
+        }
+        return part.toString('latin1');
+      }
+      await this.more();
+    }
+  }
+
+  /** Exactly n bytes; end of file before that is ProtocolError `Read-error while receiving data.`. */
+  async readExact(n: number): Promise<Buffer> {
+    while (this.size < n) {
+      if (this.eof) throw new ProtocolError(READ_ERROR, undefined, undefined, `EOF after ${this.size} of ${n} bytes`);
+      await this.more();
+    }
+    const out = this.consume(n);
+    this.dumpChunks(out);
+    return out;
+  }
+
+  /**
+   * Read an `octet-stream <N>` header line (100-byte buffer) and return N, or
+   * FRAME_ERROR (-1) for `octet-stream -N` / `ERROR`. End of file or any other
+   * line is ProtocolError `Format-error while receiving data.`.
+   */
+  async readFrameHeader(allowErrorWord = true): Promise<number> {
+    const line = await this.readLine(FRAME_HEADER_MAX);
+    if (line === null) throw new ProtocolError(FORMAT_ERROR, undefined, undefined, 'EOF instead of a frame header');
+    return parseFrameHeader(line, allowErrorWord);
+  }
+
+  /**
+   * The n payload bytes of one frame, as chunks in arrival order (zero-copy where
+   * possible), so big payloads stream without being collected. The consumer must
+   * read it to the end: bytes left unread stay in the stream and desynchronise it.
+   */
+  async *readFramePayload(n: number): AsyncGenerator<Buffer, void, undefined> {
+    let left = n;
+    while (left > 0) {
+      if (this.size === 0) {
+        if (this.eof) throw new ProtocolError(READ_ERROR, undefined, undefined, `EOF with ${left} of ${n} bytes missing`);
+        await this.more();
+        continue;
+      }
+      const chunk = this.consumeSome(left);
+      left -= chunk.length;
+      this.dumpChunks(chunk);
+      yield chunk;
+    }
+  }
+
+  /** A whole frame payload in one buffer (for small payloads such as signatures). */
+  async readFrame(n: number): Promise<Buffer> {
+    return this.readExact(n);
+  }
+
+  /** Everything until end of file (the raw data after `TYPE`). */
+  async *readToEnd(): AsyncGenerator<Buffer, void, undefined> {
+    for (;;) {
+      if (this.size === 0) {
+        if (this.eof) return;
+        await this.more();
+        continue;
+      }
+      const chunk = this.consumeSome(this.size);
+      this.dumpChunks(chunk);
+      yield chunk;
+    }
+  }
+
+  /**
+   * Stop reading from the source and hand over every byte received but not
+   * consumed (e.g. before a TLS upgrade on the same socket). The source is left
+   * paused, with our listeners removed; bytes still in the source's own buffer
+   * stay there, behind the returned ones. The reader is unusable afterwards.
+   */
+  takeBuffered(): Buffer {
+    this.detach();
+    const out = this.size === 0 ? EMPTY : this.consume(this.size);
+    this.chunks = [];
+    this.head = 0;
+    return out;
+  }
+
+  /** Remove the listeners from the source (done by takeBuffered). */
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.src.off('data', this.onData);
+    this.src.off('end', this.onEnd);
+    this.src.off('close', this.onEnd);
+    this.src.off('error', this.onError);
+    this.src.pause();
+    // Keep one listener so a late socket error cannot crash the process.
+    this.src.on('error', () => {});
+    this.eof = true;
+    this.notify();
+  }
+
+  // --- internals ---
+
+  private notify(): void {
+    const w = this.wake;
+    if (w) {
+      this.wake = null;
+      w();
+    }
+  }
+
+  /** Wait until more data, end of file or an error arrives. */
+  private more(): Promise<void> {
+    if (this.detached) return Promise.reject(new Error('LineReader used after takeBuffered()'));
+    if (this.eof) return Promise.resolve();
+    if (this.pausedByUs) {
+      this.pausedByUs = false;
+      this.src.resume();
+    }
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  /** Offset of the first LF within the first `limit` live bytes, or -1. */
+  private findLF(limit: number): number {
+    if (this.scanned === 0) {
+      this.scanIdx = this.head;
+      this.scanOff = this.headOff;
+    }
+    while (this.scanned < limit && this.scanIdx < this.chunks.length) {
+      const c = this.chunks[this.scanIdx]!;
+      const end = Math.min(c.length, this.scanOff + (limit - this.scanned));
+      const p = c.indexOf(LF, this.scanOff);
+      if (p >= 0 && p < end) return this.scanned + (p - this.scanOff);
+      this.scanned += end - this.scanOff;
+      if (end === c.length) {
+        this.scanIdx++;
+        this.scanOff = 0;
+      } else {
+        this.scanOff = end;
+      }
+    }
+    return -1;
+  }
+
+  /** Remove and return exactly n live bytes (n <= size). */
+  private consume(n: number): Buffer {
+    if (n === 0) return EMPTY;
+    const first = this.chunks[this.head]!;
+    if (this.headOff + n <= first.length) return this.consumeSome(n);
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const part = this.consumeSome(n - filled);
+      part.copy(out, filled);
+      filled += part.length;
+    }
+    return out;
+  }
+
+  /** Remove and return up to n live bytes from the first chunk (zero-copy). */
+  private consumeSome(n: number): Buffer {
+    const c = this.chunks[this.head]!;
+    const take = Math.min(n, c.length - this.headOff);
+    const out = this.headOff === 0 && take === c.length ? c : c.subarray(this.headOff, this.headOff + take);
+    this.headOff += take;
+    this.size -= take;
+    if (this.headOff === c.length) {
+      this.head++;
+      this.headOff = 0;
+      if (this.head === this.chunks.length) {
+        this.chunks.length = 0;
+        this.head = 0;
+      } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
+        this.chunks = this.chunks.slice(this.head);
+        this.head = 0;
+      }
+    }
+    this.scanned = 0;
+    return out;
+  }
+
+  /** csync2 dumps received payload in the 512-byte pieces it reads. */
+  private dumpChunks(buf: Buffer): void {
+    if (!this.tap) return;
+    for (let off = 0; off < buf.length; off += FRAME_CHUNK) {
+      this.tap('Peer', buf.subarray(off, Math.min(buf.length, off + FRAME_CHUNK)));
+    }
+  }
+}

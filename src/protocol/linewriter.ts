@@ -1,0 +1,206 @@
+/**
+ * Writing side of a csync2 connection: lines, raw bytes and framed payloads,
+ * awaiting 'drain' when the socket buffer is full so big payloads never pile up
+ * in memory.
+ *
+ * Like csync2, a failed line write is not an error by itself (the following
+ * read sees end of file); frame writes on a dead connection throw ProtocolError
+ * `Write-error while sending data.`.
+ */
+import { read as fsRead } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { BStr } from '../util/bytes.js';
+import { ProtocolError } from '../util/errors.js';
+import { FRAME_CHUNK } from './limits.js';
+import { FRAME_ERROR, frameHeader } from './frame.js';
+import type { WireTap } from './wiredump.js';
+
+export const WRITE_ERROR = 'Write-error while sending data.';
+export const SEND_READ_ERROR = 'Read-error while sending data.';
+
+export interface LineWriterOptions {
+  /** Receives `Local>` dumps (-vvv); null/absent = no dumps. */
+  tap?: WireTap | null;
+}
+
+/** Frames up to this size go out as one write together with their header. */
+const SMALL_FRAME = 64 * 1024;
+/** Read size when streaming a file into a frame. */
+const FILE_CHUNK = 256 * 1024;
+
+export class LineWriter {
+  private failure: Error | null = null;
+  private corked = 0;
+  private readonly tap: WireTap | null;
+  private readonly onError = (err: Error): void => {
+    this.failure ??= err;
+  };
+  private readonly onClose = (): void => {
+    this.failure ??= new Error('connection closed');
+  };
+
+  constructor(private readonly dst: Writable, opts: LineWriterOptions = {}) {
+    this.tap = opts.tap ?? null;
+    dst.on('error', this.onError);
+    dst.on('close', this.onClose);
+  }
+
+  /** Why the connection can no longer be written to, or null while it can. */
+  get failed(): Error | null {
+    if (!this.failure && (this.dst.destroyed || this.dst.writableEnded)) this.failure = new Error('connection closed');
+    return this.failure;
+  }
+
+  /** Send `text` followed by LF. */
+  sendLine(text: BStr): Promise<void> {
+    return this.sendText(text + '\n');
+  }
+
+  /** Send text exactly as given (several lines in one write, as csync2 does for some replies). */
+  sendText(text: BStr): Promise<void> {
+    return this.sendRaw(Buffer.from(text, 'latin1'));
+  }
+
+  /** Send bytes exactly as given; resolves once the socket accepted them (awaits 'drain' if needed). */
+  async sendRaw(buf: Uint8Array): Promise<void> {
+    if (this.failed || buf.length === 0) return;
+    this.tap?.('Local', buf);
+    if (!this.dst.write(buf)) await this.drain();
+  }
+
+  /** One frame: `octet-stream <n>\n` and the payload. */
+  async sendFrame(payload: Uint8Array): Promise<void> {
+    this.mustBeWritable();
+    const head = Buffer.from(frameHeader(payload.length), 'latin1');
+    if (this.tap) {
+      this.tap('Local', head);
+      this.dumpChunks(payload);
+    }
+    let ok: boolean;
+    if (payload.length <= SMALL_FRAME) {
+      ok = this.dst.write(payload.length === 0 ? head : Buffer.concat([head, payload]));
+    } else {
+      this.dst.write(head);
+      ok = this.dst.write(payload);
+    }
+    if (!ok) await this.drain();
+    this.mustBeWritable();
+  }
+
+  /** `octet-stream -1`: the sender has no data (csync2 then desynchronises - quirk). */
+  sendFrameError(): Promise<void> {
+    return this.sendLine(frameHeader(FRAME_ERROR).slice(0, -1));
+  }
+
+  /**
+   * A frame whose payload comes from an (async) iterable with a known total
+   * size, written with backpressure. A source that yields fewer or more bytes
+   * than `size` is ProtocolError `Read-error while sending data.`.
+   */
+  async sendFrameFrom(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, size: number): Promise<void> {
+    this.mustBeWritable();
+    await this.sendHeader(size);
+    let sent = 0;
+    for await (const chunk of chunks) {
+      if (chunk.length === 0) continue;
+      sent += chunk.length;
+      if (sent > size) throw new ProtocolError(SEND_READ_ERROR, undefined, undefined, `source yields more than ${size} bytes`);
+      await this.writeChunk(chunk);
+    }
+    if (sent < size) throw new ProtocolError(SEND_READ_ERROR, undefined, undefined, `source ended after ${sent} of ${size} bytes`);
+  }
+
+  /** A frame with `size` bytes read from an open file descriptor (from its current position). */
+  async sendFrameFromFile(fd: number, size: number): Promise<void> {
+    await this.sendFrameFrom(readFd(fd, size), size);
+  }
+
+  /** Hold small writes back and send them together (until uncork()). */
+  cork(): void {
+    this.corked++;
+    this.dst.cork();
+  }
+
+  uncork(): void {
+    if (this.corked === 0) return;
+    this.corked--;
+    this.dst.uncork();
+  }
+
+  /** Finish the write side (half-close); resolves when flushed. */
+  end(): Promise<void> {
+    while (this.corked > 0) this.uncork();
+    if (this.failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.dst.end(() => resolve());
+      this.dst.once('error', () => resolve());
+    });
+  }
+
+  /** Stop watching the stream (before it is handed to TLS). */
+  detach(): void {
+    while (this.corked > 0) this.uncork();
+    this.dst.off('error', this.onError);
+    this.dst.off('close', this.onClose);
+  }
+
+  // --- internals ---
+
+  private async sendHeader(size: number): Promise<void> {
+    const head = Buffer.from(frameHeader(size), 'latin1');
+    this.tap?.('Local', head);
+    if (!this.dst.write(head)) await this.drain();
+  }
+
+  private async writeChunk(chunk: Uint8Array): Promise<void> {
+    this.mustBeWritable();
+    this.dumpChunks(chunk);
+    if (!this.dst.write(chunk)) await this.drain();
+    this.mustBeWritable();
+  }
+
+  private mustBeWritable(): void {
+    const f = this.failed;
+    if (f) throw new ProtocolError(WRITE_ERROR, undefined, undefined, f.message);
+  }
+
+  /** Wait for 'drain' (or for the stream to fail). Corked data must flow first. */
+  private drain(): Promise<void> {
+    while (this.corked > 0) this.uncork();
+    if (this.failed || !this.dst.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.dst.off('drain', done);
+        this.dst.off('error', done);
+        this.dst.off('close', done);
+        resolve();
+      };
+      this.dst.on('drain', done);
+      this.dst.on('error', done);
+      this.dst.on('close', done);
+    });
+  }
+
+  /** csync2 writes (and dumps) payload in 512-byte pieces. */
+  private dumpChunks(buf: Uint8Array): void {
+    if (!this.tap) return;
+    for (let off = 0; off < buf.length; off += FRAME_CHUNK) {
+      this.tap('Local', buf.subarray(off, Math.min(buf.length, off + FRAME_CHUNK)));
+    }
+  }
+}
+
+/** `size` bytes from fd in large reads; stops early at end of file. */
+async function* readFd(fd: number, size: number): AsyncGenerator<Buffer, void, undefined> {
+  let left = size;
+  while (left > 0) {
+    const buf = Buffer.allocUnsafe(Math.min(FILE_CHUNK, left));
+    const n = await new Promise<number>((resolve, reject) => {
+      fsRead(fd, buf, 0, buf.length, null, (err, bytes) =>
+        err ? reject(new ProtocolError(SEND_READ_ERROR, undefined, undefined, err.message)) : resolve(bytes));
+    });
+    if (n === 0) return;
+    left -= n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
+  }
+}
