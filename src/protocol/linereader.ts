@@ -100,6 +100,7 @@ export class LineReader {
    * before end of file comes back as a line.
    */
   async readLine(maxSize: number): Promise<BStr | null> {
+    this.usable();
     const limit = maxSize - 1;
     for (;;) {
       const lf = this.findLF(limit);
@@ -125,6 +126,7 @@ export class LineReader {
 
   /** Exactly n bytes; end of file before that is ProtocolError `Read-error while receiving data.`. */
   async readExact(n: number): Promise<Buffer> {
+    this.usable();
     while (this.size < n) {
       if (this.eof) throw new ProtocolError(READ_ERROR, undefined, undefined, `EOF after ${this.size} of ${n} bytes`);
       await this.more();
@@ -151,6 +153,7 @@ export class LineReader {
    * read it to the end: bytes left unread stay in the stream and desynchronise it.
    */
   async *readFramePayload(n: number): AsyncGenerator<Buffer, void, undefined> {
+    this.usable();
     let left = n;
     while (left > 0) {
       if (this.size === 0) {
@@ -172,6 +175,7 @@ export class LineReader {
 
   /** Everything until end of file (the raw data after `TYPE`). */
   async *readToEnd(): AsyncGenerator<Buffer, void, undefined> {
+    this.usable();
     for (;;) {
       if (this.size === 0) {
         if (this.eof) return;
@@ -215,6 +219,10 @@ export class LineReader {
 
   // --- internals ---
 
+  private usable(): void {
+    if (this.detached) throw new Error('LineReader used after takeBuffered()');
+  }
+
   private notify(): void {
     const w = this.wake;
     if (w) {
@@ -225,7 +233,7 @@ export class LineReader {
 
   /** Wait until more data, end of file or an error arrives. */
   private more(): Promise<void> {
-    if (this.detached) return Promise.reject(new Error('LineReader used after takeBuffered()'));
+    if (this.detached) return Promise.reject(new Error('LineReader detached while waiting for data'));
     if (this.eof) return Promise.resolve();
     if (this.pausedByUs) {
       this.pausedByUs = false;
