@@ -50,6 +50,11 @@ setup() {
   printf 'group bench\n{\n\thost %s %s;\n\tkey csync2.key;\n\tinclude %s;\n}\n' "$HOST" "$PEER" "$dir/data" > "$dir/etc/csync2.cfg"
 }
 
+# first_error LOG: the line that best explains a failure.
+first_error() {
+  { grep -m1 -iE 'error|fatal|cannot|failed' "$1" || grep -m1 -v '^[[:space:]]*$' "$1"; } | cut -c1-160
+}
+
 # measure IMPL TREE NAME ARGS...: prints "seconds maxrss_kb", or "n/a" when the command fails.
 measure() {
   local impl=$1 tree=$2 name=$3; shift 3
@@ -60,7 +65,7 @@ measure() {
     tail -n 1 "$tfile"
   else
     echo "n/a"
-    printf '%s %s %s failed (%s): %s\n' "$tree" "$name" "$impl" "$log" "$(grep -m1 -v '^\s*$' "$log" | cut -c1-120)" >> "$LOGS/failures"
+    printf '%s %s %s failed (%s): %s\n' "$tree" "$name" "$impl" "$log" "$(first_error "$log")" >> "$LOGS/failures"
   fi
 }
 

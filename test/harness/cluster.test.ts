@@ -170,6 +170,36 @@ describe('process hygiene', () => {
   });
 });
 
+test('connect() talks to a daemon from the client host\'s address', async () => {
+  const cluster = await createCluster({ hosts: [{ impl: 'real' }, { impl: 'real' }], tls: false });
+  try {
+    const [a, b] = cluster.hosts as [typeof cluster.hosts[0], typeof cluster.hosts[0]];
+    const daemon = await b.startDaemon();
+    const socket = await a.connect(b);
+    assert.equal(socket.localAddress, a.name);
+    let buffered = '';
+    const reply = (line: string): Promise<string> => new Promise((resolve) => {
+      const onData = (d: Buffer): void => {
+        buffered += d.toString('latin1');
+        const nl = buffered.indexOf('\n');
+        if (nl < 0) return;
+        socket.off('data', onData);
+        resolve(buffered.slice(0, nl + 1));
+        buffered = buffered.slice(nl + 1);
+      };
+      socket.on('data', onData);
+      socket.write(line);
+    });
+    assert.equal(await reply('CONFIG \n'), 'OK (cmd_finished).\n');
+    assert.equal(await reply(`HELLO ${a.name}\n`), 'OK (cmd_finished).\n');
+    assert.equal(await reply('HELLO 127.0.0.1\n'), 'Identification failed!\n');
+    socket.end('BYE\n');
+    assert.ok(daemon.running);
+  } finally {
+    await cluster.cleanup();
+  }
+});
+
 test('clusters created at the same time get distinct addresses and ports', async () => {
   const clusters = await Promise.all([1, 2, 3].map(() => createCluster({ hosts: [{ impl: 'real' }, { impl: 'real' }] })));
   try {

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import {
   chmod, lstat, mkdir, readFile, rm, symlink, utimes, writeFile,
 } from 'node:fs/promises';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Stats } from 'node:fs';
@@ -163,6 +163,33 @@ export class TestHost {
     });
   }
 
+  /**
+   * Starts a command without waiting for it (tracked and killed with the cluster). With
+   * `stdin: 'pipe'` the caller talks to it through `proc.child.stdin` (e.g. `csync2 -i` sessions).
+   */
+  spawn(args: string[], opts: Omit<HostRunOptions, 'timeoutMs'> & { stdin?: 'pipe' | 'ignore' } = {}): TrackedProcess {
+    const argv = [...implCommand(opts.impl ?? this.impl), ...this.baseArgs(), ...args];
+    return this.cluster.tracker.spawn(argv, {
+      env: this.env(opts.env), cwd: opts.cwd ?? this.root, input: opts.input, stdin: opts.stdin,
+    });
+  }
+
+  /**
+   * A raw TCP connection from this host's address to `server`'s daemon, as this host's csync2 client
+   * would make it (so HELLO with this host's name passes the address check). Destroyed on cleanup.
+   */
+  connect(server: TestHost): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = createConnection({ host: server.name, port: server.port, localAddress: this.name });
+      this.cluster.trackSocket(socket);
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(socket);
+      });
+      socket.once('error', reject);
+    });
+  }
+
   /** Starts a daemon and resolves once it listens on this host's address and the cluster port. */
   async startDaemon(opts: DaemonOptions = {}): Promise<Daemon> {
     const impl = opts.impl ?? this.impl;
@@ -305,6 +332,7 @@ export class Cluster {
   readonly parts: ConfigParts;
   private cleaned = false;
   private readonly forgetExitHook: () => void;
+  private readonly sockets = new Set<Socket>();
 
   private constructor(readonly subnet: Subnet, readonly port: number, opts: ClusterOptions) {
     this.root = mkdtempSync(join(tmpdir(), 'csync2-ts-cluster-'));
@@ -377,10 +405,17 @@ export class Cluster {
     for (const host of this.hosts) await host.writeConfig(typeof text === 'string' ? text : text(host), configName);
   }
 
+  /** Sockets made by TestHost.connect(), destroyed by cleanup(). */
+  trackSocket(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  }
+
   /** Stops every process of the cluster, removes its files (unless CSYNC2_TEST_KEEP) and frees its subnet. */
   async cleanup(): Promise<void> {
     if (this.cleaned) return;
     this.cleaned = true;
+    for (const socket of this.sockets) socket.destroy();
     await this.tracker.stopAll(1000);
     this.tracker.dispose();
     if (!process.env.CSYNC2_TEST_KEEP) await rm(this.root, { recursive: true, force: true });

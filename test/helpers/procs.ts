@@ -25,8 +25,10 @@ export interface RunResult {
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Written to stdin, which is then closed; without it stdin is /dev/null. */
+  /** Written to stdin, which is then closed; without it stdin is /dev/null (unless `stdin: 'pipe'`). */
   input?: string | Buffer;
+  /** 'pipe' leaves `child.stdin` open for the caller (interactive use, e.g. `csync2 -i`). */
+  stdin?: 'pipe' | 'ignore';
 }
 
 export interface RunOptions extends SpawnOptions {
@@ -142,7 +144,7 @@ export class ProcessTracker {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       detached: true,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined && opts.stdin !== 'pipe' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const proc = new TrackedProcess(argv, child);
     if (opts.input !== undefined && child.stdin) {
