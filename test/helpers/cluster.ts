@@ -336,6 +336,7 @@ export class Cluster {
 
   private constructor(readonly subnet: Subnet, readonly port: number, opts: ClusterOptions) {
     this.root = mkdtempSync(join(tmpdir(), 'csync2-ts-cluster-'));
+    subnet.recordRoot(this.root);
     this.hosts = opts.hosts.map((spec, i) => new TestHost(this, i, spec));
     this.parts = {
       groupName: opts.groupName ?? 'test',

@@ -12,7 +12,7 @@
  * - Readiness of a daemon is read from /proc/net/tcp (LISTEN state) instead of connecting: a `-iii`
  *   daemon serves exactly one connection, a probe would use it up.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,22 @@ export interface Subnet {
   /** `127.a.b` (without the last part). */
   prefix: string;
   address(hostNumber: number): string;
+  /** Remembers the cluster's directory, so that it is removed if this process dies without cleaning up. */
+  recordRoot(dir: string): void;
   release(): void;
+}
+
+const ROOT_PREFIX = join(tmpdir(), 'csync2-ts-cluster-');
+
+/** Leftovers of a test process that was killed (SIGKILL runs no exit hook). */
+function removeStale(lockDir: string): void {
+  try {
+    const root = readFileSync(join(lockDir, 'root'), 'utf8');
+    if (root.startsWith(ROOT_PREFIX)) rmSync(root, { recursive: true, force: true });
+  } catch {
+    // no directory recorded
+  }
+  rmSync(lockDir, { recursive: true, force: true });
 }
 
 function pidAlive(pid: number): boolean {
@@ -49,7 +64,7 @@ function tryLock(dir: string): boolean {
       return false;
     }
     if (Number.isInteger(owner) && pidAlive(owner)) return false;
-    rmSync(dir, { recursive: true, force: true });
+    removeStale(dir);
     try {
       mkdirSync(dir);
     } catch {
@@ -60,9 +75,27 @@ function tryLock(dir: string): boolean {
   return true;
 }
 
+let swept = false;
+
+/** Once per process: clear the locks (and directories) of test processes that died. */
+function sweepStale(): void {
+  if (swept) return;
+  swept = true;
+  for (const name of readdirSync(LOCK_ROOT)) {
+    const dir = join(LOCK_ROOT, name);
+    try {
+      const owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && !pidAlive(owner)) removeStale(dir);
+    } catch {
+      // being created right now, or already gone
+    }
+  }
+}
+
 /** Reserves a free `127.a.b.0/24` for one cluster. */
 export function allocateSubnet(): Subnet {
   mkdirSync(LOCK_ROOT, { recursive: true });
+  sweepStale();
   for (let attempt = 0; attempt < 1000; attempt++) {
     const a = 64 + Math.floor(Math.random() * 190); // 64..253
     const b = Math.floor(Math.random() * 256);
@@ -73,6 +106,7 @@ export function allocateSubnet(): Subnet {
     return {
       prefix,
       address: (n) => `${prefix}.${n}`,
+      recordRoot: (root) => writeFileSync(join(dir, 'root'), root),
       release: () => {
         if (released) return;
         released = true;
