@@ -321,14 +321,26 @@ class PatternCompiler {
 
 function compileUncached(pattern: BStr, pathname: boolean, leadingDir: boolean): CompiledMatcher {
   // Fast paths for the most common shapes; both equal the general translation.
-  if (!/[*?[\\]/.test(pattern)) {
+  if (!SPECIAL.test(pattern)) {
     if (!leadingDir) return (s) => s === pattern;
     const withSlash = pattern + '/';
     return (s) => s === pattern || s.startsWith(withSlash);
   }
+  if (!pathname && !leadingDir) {
+    // Basename patterns: `*`, `*.ext`, `prefix*`, `*part*` without other wildcards.
+    const m = /^(\*?)([^*?[\\]*)(\*?)$/.exec(pattern);
+    if (m && (m[1] || m[3])) {
+      const lit = m[2]!;
+      if (m[1] && m[3]) return lit === '' ? () => true : (s) => s.includes(lit);
+      if (m[1]) return (s) => s.endsWith(lit);
+      return (s) => s.startsWith(lit);
+    }
+  }
   const re = new RegExp('^' + new PatternCompiler(pattern, pathname, leadingDir).from(0));
   return (s) => re.test(s);
 }
+
+const SPECIAL = /[*?[\\]/;
 
 const cache = new Map<string, CompiledMatcher>();
 const CACHE_LIMIT = 4096;
