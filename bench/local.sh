@@ -10,7 +10,8 @@
 #   -cr 1% touched    1% of the files rewritten (bench/gen-tree touch, same files on both copies)
 #   -cr fresh db      database removed first: every file is new and marked dirty for the peer
 # The config has one group with this host and a peer (never contacted), so dirty rows get written.
-# After the runs the `file` and `dirty` tables of both databases are compared (paths normalised).
+# After the runs the `file` and `dirty` tables of both databases are compared (paths normalised,
+# storage class of dirty.forced included).
 # An implementation that fails shows `n/a` (its log is kept and named).
 # Env: BENCH_WORK=dir (work dir, default a temp dir), BENCH_KEEP=1 (keep it and the logs),
 #      BENCH_OURS=path (another build to put in the "ours" column).
@@ -72,7 +73,9 @@ measure() {
 # dbdump IMPL TREE TABLE: rows with the data path replaced by DATA (comparable across copies).
 dbdump() {
   local dir=$WORK/$2/$1
-  sqlite3 "$dir/db/$HOST.db3" "SELECT * FROM $3 ORDER BY 1, 2" 2>/dev/null | sed "s|$dir/data|DATA|g"
+  local cols='*'
+  [ "$3" = dirty ] && cols="filename, forced, typeof(forced), myname, peername"
+  sqlite3 "$dir/db/$HOST.db3" "SELECT $cols FROM $3 ORDER BY 1, 2" 2>/dev/null | sed "s|$dir/data|DATA|g"
 }
 
 ROWS=()
@@ -125,7 +128,10 @@ for tree in "${TREES[@]}"; do
     elif cmp -s <(dbdump real "$tree" $table) <(dbdump ours "$tree" $table); then
       echo "  $table table: ours = real ($(dbdump real "$tree" $table | wc -l) rows)"
     else
-      echo "  $table table: DIFFERENT (real $(dbdump real "$tree" $table | wc -l) rows, ours $(dbdump ours "$tree" $table | wc -l) rows)"
+      echo "  $table table: DIFFERENT (real $(dbdump real "$tree" $table | wc -l) rows, ours $(dbdump ours "$tree" $table | wc -l) rows), first difference:"
+      diff <(dbdump real "$tree" $table) <(dbdump ours "$tree" $table) > "$LOGS/$tree-$table.diff"
+      grep -m1 '^<' "$LOGS/$tree-$table.diff" | sed 's/^</    real:/'
+      grep -m1 '^>' "$LOGS/$tree-$table.diff" | sed 's/^>/    ours:/'
     fi
   done
   rm -rf "$WORK/$tree/real/data" "$WORK/$tree/ours/data"
