@@ -1,0 +1,252 @@
+/**
+ * Delta generation: a signature of the old file plus the new file, streamed,
+ * gives the librsync delta that turns the old file into the new one.
+ *
+ * The matching follows librsync's delta.c step for step (spec librsync-format.md
+ * §6), so the output is byte-identical to rdiff's:
+ *  - while a full block plus one byte is available, look the block-long window
+ *    up; a match is appended (merged into the pending COPY when it continues it)
+ *    and the weak sum restarts after it; a miss rolls the window one byte;
+ *  - at the end of input the window shrinks instead of rolling, so the short
+ *    last basis block can match only the very end of the new file;
+ *  - pending unmatched bytes go out as a LITERAL when a match starts, when they
+ *    reach 32768 bytes, or at the end; a miss right after a match emits the COPY.
+ *  - a signature without blocks gives a "slack" delta: one LITERAL per block_len
+ *    bytes of input, as rs_delta_file reads them.
+ *
+ * Memory: the unscanned input plus at most 32 KiB of pending literal and one
+ * block, never the whole file.
+ */
+import { write as fsWrite } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import { DeltaWriter } from './emit.js';
+import { READ_CHUNK, readHandleChunks } from './fileio.js';
+import { MAX_LITERAL_RUN } from './format.js';
+import { MatchTable } from './matchtable.js';
+import type { Signature } from './sigload.js';
+import type { DeltaStats } from './stats.js';
+import {
+  RABINKARP_ADJ, RABINKARP_INVM, RABINKARP_MULT, ROLLSUM_CHAR_OFFSET, mix32, rabinkarpBlock, rabinkarpPow, rollsumBlock,
+} from './weaksum.js';
+
+/** Slack literals longer than this are cut (librsync would use one block per literal). */
+const MAX_SLACK_LITERAL = 4 << 20;
+
+export class DeltaEncoder {
+  private readonly blockLen: number;
+  private readonly rollsum: boolean;
+  private readonly table: MatchTable | null;
+  private readonly writer = new DeltaWriter();
+  /** Input not yet emitted: [litStart, pos) pending literal, [pos, avail) unscanned. */
+  private buf: Uint8Array;
+  private avail = 0;
+  private pos = 0;
+  private litStart = 0;
+  /** The pending COPY (copyLen 0 = none). */
+  private copyPos = 0;
+  private copyLen = 0;
+  /** Weak sum of the window at pos: wcount bytes; rollsum s1/s2, or RabinKarp hash/mult. */
+  private wcount = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private ended = false;
+
+  constructor(sig: Signature) {
+    this.blockLen = sig.blockLen;
+    this.rollsum = sig.weak === 'rollsum';
+    this.table = sig.count > 0 ? new MatchTable(sig) : null;
+    const slack = Math.min(this.blockLen, MAX_SLACK_LITERAL);
+    this.buf = new Uint8Array(this.table ? Math.max(READ_CHUNK, 2 * (this.blockLen + MAX_LITERAL_RUN + 1)) : slack);
+    if (this.buf.length > 64 << 20) this.buf = new Uint8Array(64 << 20); // grows later if the input needs it
+  }
+
+  /** Commands emitted so far. */
+  get stats(): DeltaStats {
+    return this.writer.stats;
+  }
+
+  /** Strong sums computed so far (statistics). */
+  get strongCalcs(): number {
+    return this.table?.strongCalcs ?? 0;
+  }
+
+  /** Feeds input; returns the delta bytes ready so far (possibly none). */
+  write(chunk: Uint8Array): Buffer[] {
+    if (this.ended) throw new Error('DeltaEncoder: write after end');
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.avail === this.buf.length) this.makeRoom();
+      const n = Math.min(chunk.length - off, this.buf.length - this.avail);
+      this.buf.set(chunk.subarray(off, off + n), this.avail);
+      this.avail += n;
+      off += n;
+      if (this.table) this.scan(false);
+      else this.slack(false);
+    }
+    return this.writer.take();
+  }
+
+  /** Ends the input; returns the rest of the delta, END included. */
+  end(): Buffer[] {
+    if (!this.ended) {
+      this.ended = true;
+      if (this.table) {
+        this.scan(true);
+        if (this.copyLen > 0) this.writer.copy(this.copyPos, this.copyLen);
+        else if (this.pos > this.litStart) this.writer.literal(this.buf, this.litStart, this.pos);
+      } else {
+        this.slack(true);
+      }
+      this.writer.end();
+    }
+    return this.writer.take(true);
+  }
+
+  /** Drops emitted input from the buffer's front, or grows it when nothing can go. */
+  private makeRoom(): void {
+    const keep = this.litStart;
+    if (keep === 0) {
+      const grown = new Uint8Array(this.buf.length * 2);
+      grown.set(this.buf.subarray(0, this.avail));
+      this.buf = grown;
+      return;
+    }
+    this.buf.copyWithin(0, keep, this.avail);
+    this.avail -= keep;
+    this.pos -= keep;
+    this.litStart = 0;
+  }
+
+  /** A signature without blocks: literals of one block each. */
+  private slack(final: boolean): void {
+    const size = this.buf.length;
+    if (this.avail === size || (final && this.avail > 0)) {
+      this.writer.literal(this.buf, 0, this.avail);
+      this.avail = 0;
+    }
+  }
+
+  /** The matching loop over [pos, avail); `final` = no more input follows. */
+  private scan(final: boolean): void {
+    const buf = this.buf, avail = this.avail, B = this.blockLen;
+    const table = this.table!;
+    const filter = table.filter, shift = table.filterShift;
+    const rollsum = this.rollsum;
+    const writer = this.writer;
+    const multB = rabinkarpPow(B);
+    let pos = this.pos, litStart = this.litStart, copyPos = this.copyPos, copyLen = this.copyLen;
+    let wcount = this.wcount, s1 = this.s1, s2 = this.s2;
+    for (;;) {
+      const full = pos + B < avail;
+      if (!full && !(final && pos < avail)) break;
+      if (wcount === 0) {
+        wcount = full ? B : avail - pos;
+        if (rollsum) {
+          const d = rollsumBlock(buf, pos, wcount);
+          s1 = d & 0xffff;
+          s2 = d >>> 16;
+        } else {
+          s1 = rabinkarpBlock(buf, pos, wcount) | 0;
+          s2 = wcount === B ? multB : rabinkarpPow(wcount);
+        }
+      }
+      let key = rollsum ? mix32((s2 << 16) | (s1 & 0xffff)) : s1;
+      if (key === 0) key = -1;
+      const bit = key >>> shift;
+      if ((filter[bit >>> 5] & (1 << (bit & 31))) !== 0) {
+        const block = table.find(key, buf, pos, wcount);
+        if (block >= 0) {
+          const at = block * B;
+          if (copyLen > 0 && copyPos + copyLen === at) {
+            copyLen += wcount;
+          } else {
+            if (copyLen > 0) writer.copy(copyPos, copyLen);
+            else if (pos > litStart) writer.literal(buf, litStart, pos);
+            copyPos = at;
+            copyLen = wcount;
+          }
+          pos += wcount;
+          litStart = pos;
+          wcount = 0;
+          continue;
+        }
+      }
+      const out = buf[pos];
+      if (full) {
+        // Roll the window one byte forward.
+        const inb = buf[pos + B];
+        if (rollsum) {
+          s1 = (s1 + inb - out) | 0;
+          s2 = (s2 + s1 - Math.imul(B, out + ROLLSUM_CHAR_OFFSET)) | 0;
+        } else {
+          s1 = (Math.imul(s1, RABINKARP_MULT) + inb - Math.imul(s2, out + RABINKARP_ADJ)) | 0;
+        }
+      } else if (rollsum) {
+        // End of input: the window loses its first byte.
+        s1 = (s1 - out - ROLLSUM_CHAR_OFFSET) | 0;
+        s2 = (s2 - Math.imul(wcount, out + ROLLSUM_CHAR_OFFSET)) | 0;
+        wcount--;
+      } else {
+        wcount--;
+        s2 = Math.imul(s2, RABINKARP_INVM);
+        s1 = (s1 - Math.imul(s2, out + RABINKARP_ADJ)) | 0;
+      }
+      if (copyLen > 0) {
+        writer.copy(copyPos, copyLen);
+        copyLen = 0;
+      } else if (pos - litStart >= MAX_LITERAL_RUN) {
+        writer.literal(buf, litStart, pos);
+        litStart = pos;
+      }
+      pos++;
+    }
+    this.pos = pos; this.litStart = litStart; this.copyPos = copyPos; this.copyLen = copyLen;
+    this.wcount = wcount; this.s1 = s1; this.s2 = s2;
+  }
+}
+
+/** The delta of a stream against a signature, as it is computed. */
+export async function* deltaStream(sig: Signature, input: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  const encoder = new DeltaEncoder(sig);
+  for await (const chunk of input) yield* encoder.write(chunk);
+  yield* encoder.end();
+}
+
+/** Where deltaFile writes: a file descriptor (written at its current offset) or a stream. */
+export type DeltaSink = number | Writable;
+
+/** Writes the delta of the file at newPath against sig to `out`. Resolves when all is written. */
+export async function deltaFile(sig: Signature, newPath: string | Buffer, out: DeltaSink): Promise<void> {
+  const fh: FileHandle = await open(newPath, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    await writeAll(deltaStream(sig, readHandleChunks(fh, Math.min(READ_CHUNK, Math.max(size, 1)))), out);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Drains `parts` into an fd or a Writable, respecting the stream's backpressure. */
+export async function writeAll(parts: AsyncIterable<Uint8Array>, out: DeltaSink): Promise<void> {
+  if (typeof out === 'number') {
+    for await (const part of parts) {
+      for (let off = 0; off < part.length;) {
+        off += await new Promise<number>((resolve, reject) => {
+          fsWrite(out, part, off, part.length - off, null, (err, n) => (err ? reject(err) : resolve(n)));
+        });
+      }
+    }
+    return;
+  }
+  for await (const part of parts) {
+    if (!out.write(part)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => { out.off('error', onError); resolve(); };
+        const onError = (err: Error): void => { out.off('drain', onDrain); reject(err); };
+        out.once('drain', onDrain);
+        out.once('error', onError);
+      });
+    }
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * Applying a librsync delta (spec librsync-format.md §5) to a basis file.
+ *
+ * The delta arrives in chunks of any size (e.g. straight from a socket); the
+ * basis is read by offset; the result goes to a file descriptor the caller
+ * owns (a temp file it renames afterwards: this code never touches the target).
+ * Every command width librsync defines is accepted, in any encoding. A delta
+ * that is truncated, has a bad magic, a reserved opcode, a zero length, or a
+ * COPY past the end of the basis fails with an RsyncError naming the offset of
+ * the offending byte in the delta stream.
+ */
+import { closeSync, fstatSync, openSync, read, readSync, write } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { RsyncStreamError } from './errors.js';
+import { emptyStats, type DeltaStats } from './stats.js';
+import { DELTA_MAGIC, OP_COPY_BASE, OP_COPY_LAST, OP_END, OP_LITERAL_MAX_IMMEDIATE, OP_LITERAL_N1, WIDTHS } from './format.js';
+
+/** Output is collected and written in pieces of this size. */
+const OUT_BUFFER = 1 << 20;
+/** COPY pieces at least this long are read asynchronously; shorter ones with one pread. */
+const ASYNC_READ_MIN = 64 * 1024;
+
+const enum State { Magic, Command, Params, Literal, Done }
+
+/** The basis of a patch: a file read by offset, or nothing (an empty basis). */
+export interface Basis {
+  readonly size: number;
+  /** Reads exactly `length` bytes at `position` into buf[offset..]; short reads are errors. */
+  readSmall(buf: Uint8Array, offset: number, length: number, position: number): number;
+  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+}
+
+/** A basis file opened for the patch; close() when done. */
+export class BasisFile implements Basis {
+  readonly size: number;
+  private readonly fd: number;
+
+  constructor(path: string | Buffer) {
+    this.fd = openSync(path, 'r');
+    try {
+      this.size = fstatSync(this.fd).size;
+    } catch (err) {
+      closeSync(this.fd);
+      throw err;
+    }
+  }
+
+  readSmall(buf: Uint8Array, offset: number, length: number, position: number): number {
+    return readSync(this.fd, buf, offset, length, position);
+  }
+
+  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      read(this.fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Where patch output goes: a file descriptor (written at its current offset) or a stream. */
+export type PatchSink = number | Writable;
+
+const EMPTY_BASIS: Basis = {
+  size: 0,
+  readSmall: () => 0,
+  read: async () => 0,
+};
+
+export class Patcher {
+  private state = State.Magic;
+  /** Bytes of the delta consumed so far (offsets in errors count from the delta's start). */
+  private offset = 0;
+  /** Magic or command parameters being collected. */
+  private readonly field = new Uint8Array(16);
+  private fieldLen = 0;
+  private fieldNeed = 4;
+  private op = 0;
+  private opOffset = 0;
+  private literalLeft = 0;
+  private out: Buffer = Buffer.allocUnsafe(OUT_BUFFER);
+  private outLen = 0;
+  /** The other output buffer, being written while `out` fills (allocated on first use). */
+  private spare: Buffer | null = null;
+  private writing: Promise<void> | null = null;
+  private writeError: unknown = null;
+  /** Bytes of output handed to the sink so far. */
+  written = 0;
+  readonly stats: DeltaStats = emptyStats();
+
+  constructor(private readonly basis: Basis | null, private readonly sink: PatchSink) {}
+
+  /** True once the END command has been read; later input is ignored, as librsync does. */
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Applies the next piece of the delta. */
+  async write(chunk: Uint8Array): Promise<void> {
+    let i = 0;
+    while (i < chunk.length && this.state !== State.Done) {
+      switch (this.state) {
+        case State.Magic:
+        case State.Params: {
+          const take = Math.min(this.fieldNeed - this.fieldLen, chunk.length - i);
+          this.field.set(chunk.subarray(i, i + take), this.fieldLen);
+          this.fieldLen += take;
+          i += take;
+          this.offset += take;
+          if (this.fieldLen === this.fieldNeed) await this.fieldComplete();
+          break;
+        }
+        case State.Command: {
+          this.opOffset = this.offset;
+          this.op = chunk[i++];
+          this.offset++;
+          await this.command();
+          break;
+        }
+        case State.Literal: {
+          const take = Math.min(this.literalLeft, chunk.length - i);
+          await this.emit(chunk, i, take);
+          i += take;
+          this.offset += take;
+          this.literalLeft -= take;
+          if (this.literalLeft === 0) this.state = State.Command;
+          break;
+        }
+      }
+    }
+  }
+
+  /** The delta is complete: checks it ended properly and writes the rest of the output. */
+  async end(): Promise<void> {
+    if (this.state !== State.Done) {
+      const what = this.state === State.Magic ? 'delta header truncated' : 'delta ended without END command';
+      throw new RsyncStreamError('input-ended', what, this.offset);
+    }
+    await this.flush(true);
+  }
+
+  private async command(): Promise<void> {
+    const op = this.op;
+    if (op === OP_END) {
+      this.state = State.Done;
+    } else if (op <= OP_LITERAL_MAX_IMMEDIATE) {
+      this.countLiteral(op, 1);
+      this.literalLeft = op;
+      this.state = State.Literal;
+    } else if (op <= OP_COPY_LAST) {
+      this.fieldNeed = op < OP_COPY_BASE ? WIDTHS[op - OP_LITERAL_N1] : WIDTHS[(op - OP_COPY_BASE) >> 2] + WIDTHS[(op - OP_COPY_BASE) & 3];
+      this.fieldLen = 0;
+      this.state = State.Params;
+    } else {
+      throw new RsyncStreamError('corrupt', `bogus delta command 0x${op.toString(16)}`, this.opOffset);
+    }
+  }
+
+  private async fieldComplete(): Promise<void> {
+    if (this.state === State.Magic) {
+      const magic = readUint(this.field, 0, 4);
+      if (magic !== DELTA_MAGIC) {
+        throw new RsyncStreamError('bad-magic', `bad delta magic 0x${magic.toString(16).padStart(8, '0')}`, 0);
+      }
+      this.state = State.Command;
+      return;
+    }
+    const op = this.op;
+    if (op < OP_COPY_BASE) {
+      const length = readUint(this.field, 0, this.fieldNeed);
+      this.checkLength(length, 'LITERAL');
+      this.countLiteral(length, 1 + this.fieldNeed);
+      this.literalLeft = length;
+      this.state = State.Literal;
+      return;
+    }
+    const pw = WIDTHS[(op - OP_COPY_BASE) >> 2], lw = WIDTHS[(op - OP_COPY_BASE) & 3];
+    const position = readUint(this.field, 0, pw);
+    const length = readUint(this.field, pw, lw);
+    this.checkLength(length, 'COPY');
+    if (position > Number.MAX_SAFE_INTEGER) {
+      throw new RsyncStreamError('corrupt', `invalid position ${position} on COPY command`, this.opOffset);
+    }
+    const basis = this.basis ?? EMPTY_BASIS;
+    if (position + length > basis.size) {
+      throw new RsyncStreamError('input-ended',
+        `COPY of ${length} bytes at ${position} goes past the basis end (${basis.size} bytes)`, this.opOffset);
+    }
+    this.state = State.Command;
+    this.stats.copyCommands++;
+    this.stats.copyBytes += length;
+    this.stats.copyCommandBytes += 1 + pw + lw;
+    await this.copy(basis, position, length);
+  }
+
+  private countLiteral(length: number, commandBytes: number): void {
+    this.stats.literalCommands++;
+    this.stats.literalBytes += length;
+    this.stats.literalCommandBytes += commandBytes;
+  }
+
+  private checkLength(length: number, what: string): void {
+    if (length <= 0 || length > Number.MAX_SAFE_INTEGER) {
+      throw new RsyncStreamError('corrupt', `invalid length ${length} on ${what} command`, this.opOffset);
+    }
+  }
+
+  private async copy(basis: Basis, position: number, length: number): Promise<void> {
+    while (length > 0) {
+      if (this.outLen === this.out.length) await this.flush();
+      const n = Math.min(length, this.out.length - this.outLen);
+      const got = n >= ASYNC_READ_MIN
+        ? await basis.read(this.out, this.outLen, n, position)
+        : basis.readSmall(this.out, this.outLen, n, position);
+      if (got !== n) {
+        throw new RsyncStreamError('input-ended', `basis ended early while copying at ${position}`, this.opOffset);
+      }
+      this.outLen += n;
+      position += n;
+      length -= n;
+    }
+  }
+
+  private async emit(src: Uint8Array, start: number, length: number): Promise<void> {
+    while (length > 0) {
+      if (this.outLen === this.out.length) await this.flush();
+      const n = Math.min(length, this.out.length - this.outLen);
+      this.out.set(src.subarray(start, start + n), this.outLen);
+      this.outLen += n;
+      start += n;
+      length -= n;
+    }
+  }
+
+  /**
+   * Hands the full output buffer to a background write and continues in the other
+   * one, so basis reads and output writes overlap; `wait` also waits for the write.
+   */
+  private async flush(wait = false): Promise<void> {
+    await this.settle();
+    if (this.outLen > 0) {
+      const full = this.out, length = this.outLen;
+      this.writing = writeOut(this.sink, full, length).catch((err: unknown) => { this.writeError = err; });
+      this.written += length;
+      this.out = this.spare ?? Buffer.allocUnsafe(OUT_BUFFER);
+      // A stream may hold on to what it was given: only an fd's buffer comes back for reuse.
+      this.spare = typeof this.sink === 'number' ? full : null;
+      this.outLen = 0;
+    }
+    if (wait) await this.settle();
+  }
+
+  private async settle(): Promise<void> {
+    if (this.writing) {
+      await this.writing;
+      this.writing = null;
+    }
+    if (this.writeError !== null) throw this.writeError;
+  }
+}
+
+function writeOut(sink: PatchSink, buf: Buffer, length: number): Promise<void> {
+  if (typeof sink !== 'number') {
+    return new Promise((resolve, reject) => {
+      sink.write(buf.subarray(0, length), (err) => (err ? reject(err) : resolve()));
+    });
+  }
+  const fd = sink;
+  return new Promise((resolve, reject) => {
+    const step = (off: number): void => {
+      if (off >= length) { resolve(); return; }
+      write(fd, buf, off, length - off, null, (err, n) => (err ? reject(err) : step(off + n)));
+    };
+    step(0);
+  });
+}
+
+/** Big-endian unsigned integer of 1..8 bytes (exact up to 2^53). */
+function readUint(b: Uint8Array, p: number, width: number): number {
+  let v = 0;
+  for (let i = 0; i < width; i++) v = v * 256 + b[p + i];
+  return v;
+}
+
+/**
+ * Applies a whole delta: basis (null = empty) + delta stream -> outFd (or a
+ * stream). The caller creates the output file (a temp file) and renames it when
+ * this resolves; on a rejection the temp file holds garbage and is the caller's to remove.
+ */
+export async function patchToFile(basisPath: string | Buffer | null, delta: AsyncIterable<Uint8Array>,
+  outFd: PatchSink): Promise<DeltaStats> {
+  const basis = basisPath === null ? null : new BasisFile(basisPath);
+  try {
+    const patcher = new Patcher(basis, outFd);
+    // Read to the end even after END: the stream may be a framed socket read.
+    for await (const chunk of delta) await patcher.write(chunk);
+    await patcher.end();
+    return patcher.stats;
+  } finally {
+    basis?.close();
+  }
+}

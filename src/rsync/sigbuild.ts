@@ -1,0 +1,159 @@
+/**
+ * Signature generation, streamed: the file goes through in chunks of any size and
+ * only a partial block is kept between them. Output is the librsync signature
+ * format (spec librsync-format.md §3), byte-identical to rs_sig_file/rdiff.
+ */
+import { open } from 'node:fs/promises';
+import { MAX_STRONG_LEN } from './format.js';
+import { READ_CHUNK, readHandleChunks } from './fileio.js';
+import { md4Pair } from './md4.js';
+import { resolveSigParams, type SigOptions, type SigParams } from './sigparams.js';
+import { strongSum } from './strong.js';
+import { rabinkarpBlock, rollsumBlock } from './weaksum.js';
+
+export class SignatureBuilder {
+  readonly params: SigParams;
+  private readonly entryLen: number;
+  private readonly fullStrong: boolean;
+  /** The partial block carried to the next chunk; grows up to blockLen only when needed. */
+  private pending: Uint8Array;
+  private pendingLen = 0;
+  private readonly digest = new Uint8Array(64);
+
+  constructor(params: SigParams) {
+    this.params = params;
+    this.entryLen = 4 + params.strongLen;
+    this.fullStrong = params.strongLen === MAX_STRONG_LEN[params.hash];
+    this.pending = new Uint8Array(Math.min(params.blockLen, 1 << 20));
+  }
+
+  /** The 12-byte header: magic, block length, strong-sum length. */
+  header(): Buffer {
+    const out = Buffer.allocUnsafe(12);
+    out.writeUInt32BE(this.params.magic >>> 0, 0);
+    out.writeUInt32BE(this.params.blockLen, 4);
+    out.writeUInt32BE(this.params.strongLen, 8);
+    return out;
+  }
+
+  /** Consumes a chunk; returns the entries of the blocks it completed (maybe empty). */
+  update(chunk: Uint8Array): Buffer {
+    const blockLen = this.params.blockLen;
+    let off = 0;
+    let fromPending = 0;
+    if (this.pendingLen > 0) {
+      const take = Math.min(blockLen - this.pendingLen, chunk.length);
+      this.appendPending(chunk, 0, take);
+      off = take;
+      if (this.pendingLen === blockLen) fromPending = 1;
+    }
+    const direct = Math.floor((chunk.length - off) / blockLen);
+    const out = Buffer.allocUnsafe((fromPending + direct) * this.entryLen);
+    if (fromPending) {
+      this.hashBlocks(this.pending, 0, 1, blockLen, out, 0);
+      this.pendingLen = 0;
+    }
+    this.hashBlocks(chunk, off, direct, blockLen, out, fromPending * this.entryLen);
+    off += direct * blockLen;
+    if (off < chunk.length) this.appendPending(chunk, off, chunk.length - off);
+    return out;
+  }
+
+  /** The entry of the last, short block if there is one. Call once, at the end of input. */
+  final(): Buffer {
+    const out = Buffer.allocUnsafe(this.pendingLen > 0 ? this.entryLen : 0);
+    if (this.pendingLen > 0) this.hashBlocks(this.pending, 0, 1, this.pendingLen, out, 0);
+    this.pendingLen = 0;
+    return out;
+  }
+
+  private appendPending(src: Uint8Array, off: number, len: number): void {
+    const need = this.pendingLen + len;
+    if (need > this.pending.length) {
+      const grown = new Uint8Array(Math.min(this.params.blockLen, Math.max(need, this.pending.length * 2)));
+      grown.set(this.pending.subarray(0, this.pendingLen));
+      this.pending = grown;
+    }
+    this.pending.set(src.subarray(off, off + len), this.pendingLen);
+    this.pendingLen = need;
+  }
+
+  /** Writes the entries of `count` consecutive blocks of `len` bytes at src[off..] into out. */
+  private hashBlocks(src: Uint8Array, off: number, count: number, len: number, out: Uint8Array, outOff: number): void {
+    const { hash, weak, strongLen } = this.params;
+    const entryLen = this.entryLen;
+    const digest = this.digest;
+    let i = 0;
+    if (hash === 'md4') {
+      // Pairs of blocks share one interleaved MD4 run.
+      for (; i + 1 < count; i += 2) {
+        const a = off + i * len, o = outOff + i * entryLen;
+        if (this.fullStrong) {
+          md4Pair(src, a, a + len, len, out, o + 4, o + entryLen + 4);
+        } else {
+          md4Pair(src, a, a + len, len, digest, 0, 16);
+          out.set(digest.subarray(0, strongLen), o + 4);
+          out.set(digest.subarray(16, 16 + strongLen), o + entryLen + 4);
+        }
+        writeU32(out, o, weak === 'rollsum' ? rollsumBlock(src, a, len) : rabinkarpBlock(src, a, len));
+        writeU32(out, o + entryLen, weak === 'rollsum' ? rollsumBlock(src, a + len, len) : rabinkarpBlock(src, a + len, len));
+      }
+    }
+    for (; i < count; i++) {
+      const a = off + i * len, o = outOff + i * entryLen;
+      writeU32(out, o, weak === 'rollsum' ? rollsumBlock(src, a, len) : rabinkarpBlock(src, a, len));
+      if (this.fullStrong) {
+        strongSum(hash, src, a, len, out, o + 4);
+      } else {
+        strongSum(hash, src, a, len, digest, 0);
+        out.set(digest.subarray(0, strongLen), o + 4);
+      }
+    }
+  }
+}
+
+function writeU32(out: Uint8Array, off: number, v: number): void {
+  out[off] = v >>> 24;
+  out[off + 1] = (v >>> 16) & 0xff;
+  out[off + 2] = (v >>> 8) & 0xff;
+  out[off + 3] = v & 0xff;
+}
+
+/**
+ * The signature of a stream, as it is computed: the header first, then the
+ * entries of each chunk's complete blocks. The input's size is unknown here, so
+ * blockLen 0 means 2048 and strongLen -1 means 12 (as librsync does).
+ */
+export async function* signatureStream(input: AsyncIterable<Uint8Array>, opts?: SigOptions): AsyncGenerator<Buffer> {
+  const builder = new SignatureBuilder(resolveSigParams(opts, -1));
+  yield builder.header();
+  for await (const chunk of input) {
+    const entries = builder.update(chunk);
+    if (entries.length > 0) yield entries;
+  }
+  const last = builder.final();
+  if (last.length > 0) yield last;
+}
+
+/**
+ * The whole signature of a file (about 20 bytes per 2 KiB block: small enough to
+ * return in one Buffer); the file itself is streamed. blockLen 0 and strongLen -1
+ * use the file's size like rdiff.
+ */
+export async function signatureOfFile(path: string | Buffer, opts?: SigOptions): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const builder = new SignatureBuilder(resolveSigParams(opts, size));
+    const blockLen = builder.params.blockLen;
+    const parts: Buffer[] = [builder.header()];
+    // Chunks that are whole multiples of the block keep every block in place and aligned;
+    // a small file gets a buffer of its own size, not 1 MiB.
+    const chunk = blockLen >= READ_CHUNK ? READ_CHUNK : Math.floor(READ_CHUNK / blockLen) * blockLen;
+    for await (const data of readHandleChunks(fh, Math.min(chunk, Math.max(size, 1)))) parts.push(builder.update(data));
+    parts.push(builder.final());
+    return Buffer.concat(parts);
+  } finally {
+    await fh.close();
+  }
+}
