@@ -57,16 +57,27 @@ const CLASSES: Record<string, (b: number) => boolean> = {
   xdigit: (b) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66),
 };
 
+/** Continuation meaning "glibc treats the `[` as a literal character": continue after it if the byte is `[`. */
+const LITERAL_BRACKET = -2;
+
 /**
- * Where matching continues after the bracket expression that starts at `open`
- * (the index of `[`) when the string's next byte is `fn`: the pattern index
- * after the expression, `open + 1` when glibc falls back to a literal `[`, or
- * NO_MATCH. Models glibc 2.36's scanner for the C locale.
+ * A bracket expression as glibc's scanner sees it. The scanner walks the
+ * expression the same way whatever the string's byte is, until some member
+ * matches that byte; so one walk yields an ordered list of member tests, each
+ * with where matching continues if it is the first to match, and where it
+ * continues if none matches. Continuations are pattern indexes, NO_MATCH, or
+ * LITERAL_BRACKET.
  */
-function bracketContinuation(p: string, open: number, fn: number, pathname: boolean): number {
-  if (pathname && fn === SLASH) return NO_MATCH;
+interface BracketPlan {
+  tests: { matches: (b: number) => boolean; then: number }[];
+  otherwise: number;
+}
+
+/** Models glibc 2.36's bracket scanner (fnmatch_loop.c) for the C locale; `open` is the index of `[`. */
+function planBracket(p: string, open: number): BracketPlan {
   const at = (k: number): number => (k < p.length ? p.charCodeAt(k) : NUL);
-  const literalBracket = (): number => (fn === LBRACKET ? open + 1 : NO_MATCH);
+  const tests: BracketPlan['tests'] = [];
+  const done = (otherwise: number): BracketPlan => ({ tests, otherwise });
   let i = open + 1;
   const negated = at(i) === 0x21 /* ! */ || at(i) === 0x5e; /* ^ */
   if (negated) i++;
@@ -77,7 +88,7 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
     for (;;) {
       const c = at(k++);
       if (c === RBRACKET) return negated ? NO_MATCH : k;
-      if (c === NUL) return literalBracket();
+      if (c === NUL) return LITERAL_BRACKET;
       if (c === BACKSLASH) {
         if (at(k) === NUL) return NO_MATCH;
         k++;
@@ -108,30 +119,28 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
       }
     }
   };
+  const member = (matches: (b: number) => boolean, next: number): void => {
+    tests.push({ matches, then: skipRest(next) });
+  };
 
-  /** Reads a `[.x.]` collating symbol whose `.` is at `k`; returns [its byte, index after it] or null (fail). */
+  /** A `[.x.]` collating symbol whose `.` is at `k`: [its byte, index after it], or null (fails). */
   const collatingSymbol = (k: number): [number, number] | null => {
     const start = k;
-    let len = 0;
     for (;;) {
       const d = at(++k);
-      if (d === DOT && at(k + 1) === RBRACKET) {
-        k += 2;
-        break;
-      }
+      if (d === DOT && at(k + 1) === RBRACKET) break;
       if (d === NUL) return null;
-      len++;
     }
     // The C locale defines no collating element names: only one-byte symbols.
-    return len === 1 ? [at(start + 1), k] : null;
+    return k - start === 2 ? [at(start + 1), k + 2] : null;
   };
 
   let c = at(i++);
   for (;;) {
     let ordinary = false; // c is an ordinary member (maybe the start of a range)
-    let rangeStart = -1; // set when c was followed by what may be a range
+    let rangeStart = -1; // the member before a possible `-`
     if (c === BACKSLASH) {
-      if (at(i) === NUL) return NO_MATCH;
+      if (at(i) === NUL) return done(NO_MATCH);
       c = at(i++);
       ordinary = true;
     } else if (c === LBRACKET && at(i) === COLON) {
@@ -139,7 +148,7 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
       let name = '';
       let isName = true;
       for (;;) {
-        if (name.length === CLASS_NAME_MAX) return NO_MATCH;
+        if (name.length === CLASS_NAME_MAX) return done(NO_MATCH);
         const d = at(++i);
         if (d === COLON && at(i + 1) === RBRACKET) {
           i += 2;
@@ -153,8 +162,8 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
       }
       if (isName) {
         const test = Object.hasOwn(CLASSES, name) ? CLASSES[name]! : null;
-        if (!test) return NO_MATCH;
-        if (test(fn)) return skipRest(i);
+        if (!test) return done(NO_MATCH); // invalid class name: fails when reached
+        member(test, i);
         c = at(i++);
       } else {
         i = start;
@@ -168,11 +177,11 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
         ordinary = true;
       } else {
         i += 4;
-        if (fn === ch) return skipRest(i);
+        member((b) => b === ch, i);
         c = at(i++);
       }
     } else if (c === NUL) {
-      return literalBracket();
+      return done(LITERAL_BRACKET);
     } else if (c === LBRACKET && at(i) === DOT) {
       // A collating symbol; it is tested alone only when no range follows.
       let k = i;
@@ -183,13 +192,13 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
           k += 2;
           break;
         }
-        if (d === NUL) return NO_MATCH;
+        if (d === NUL) return done(NO_MATCH);
       }
       const isRange = at(k) === DASH && at(k + 1) !== NUL;
-      if (k - start - 3 !== 1) return NO_MATCH;
+      if (k - start - 3 !== 1) return done(NO_MATCH);
       const sym = at(start + 1);
       i = k;
-      if (!isRange && fn === sym) return skipRest(i);
+      if (!isRange) member((b) => b === sym, i);
       rangeStart = sym;
       c = at(i++);
     } else {
@@ -198,7 +207,8 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
 
     if (ordinary) {
       const isRange = at(i) === DASH && at(i + 1) !== NUL && at(i + 1) !== RBRACKET;
-      if (!isRange && c === fn) return skipRest(i);
+      const ch = c;
+      if (!isRange) member((b) => b === ch, i);
       rangeStart = c;
       c = at(i++);
     }
@@ -207,20 +217,44 @@ function bracketContinuation(p: string, open: number, fn: number, pathname: bool
       let end = at(i++);
       if (end === LBRACKET && at(i) === DOT) {
         const sym = collatingSymbol(i);
-        if (!sym) return NO_MATCH;
+        if (!sym) return done(NO_MATCH);
         [end, i] = sym;
       } else {
         if (end === BACKSLASH) end = at(i++);
-        if (end === NUL) return NO_MATCH;
+        if (end === NUL) return done(NO_MATCH);
       }
       // C locale: the collation order is the byte order.
-      if (rangeStart <= fn && fn <= end) return skipRest(i);
+      const lo = rangeStart;
+      const hi = end;
+      member((b) => lo <= b && b <= hi, i);
       c = at(i++);
     }
 
     if (c === RBRACKET) break;
   }
-  return negated ? i : NO_MATCH;
+  return done(negated ? i : NO_MATCH);
+}
+
+/** Where matching continues after the bracket at `open` for each byte 1..255 (grouped by continuation). */
+function bracketContinuations(p: string, open: number, pathname: boolean): Map<number, number[]> {
+  const plan = planBracket(p, open);
+  const out = new Map<number, number[]>();
+  for (let b = 1; b < 256; b++) {
+    if (pathname && b === SLASH) continue;
+    let next = plan.otherwise;
+    for (const t of plan.tests) {
+      if (t.matches(b)) {
+        next = t.then;
+        break;
+      }
+    }
+    if (next === LITERAL_BRACKET) next = b === LBRACKET ? open + 1 : NO_MATCH;
+    if (next === NO_MATCH) continue;
+    let list = out.get(next);
+    if (!list) out.set(next, (list = []));
+    list.push(b);
+  }
+  return out;
 }
 
 function regexByte(b: number): string {
@@ -287,14 +321,7 @@ class PatternCompiler {
           i += 2;
         }
       } else if (c === LBRACKET) {
-        const byContinuation = new Map<number, number[]>();
-        for (let b = 1; b < 256; b++) {
-          const next = bracketContinuation(p, i, b, this.pathname);
-          if (next === NO_MATCH) continue;
-          let list = byContinuation.get(next);
-          if (!list) byContinuation.set(next, (list = []));
-          list.push(b);
-        }
+        const byContinuation = bracketContinuations(p, i, this.pathname);
         if (byContinuation.size === 0) {
           out += '(?!)';
           done = true;
