@@ -24,3 +24,11 @@ export class RsyncStreamError extends RsyncError {
     super(`${what} at offset ${offset}`, offset);
   }
 }
+
+/** An impossible signature parameter asked for by the caller (RS_PARAM_ERROR). */
+export class RsyncParamError extends RsyncError {
+  readonly kind: RsyncErrorKind = 'param';
+  constructor(what: string) {
+    super(what, 0);
+  }
+}

@@ -22,7 +22,7 @@ export type { Basis, PatchSink } from './patch.js';
 export type { DeltaStats } from './stats.js';
 export { BasisFile, Patcher, patchToFile } from './patch.js';
 export type { RsyncErrorKind } from './errors.js';
-export { RS_RESULT, RsyncStreamError } from './errors.js';
+export { RS_RESULT, RsyncParamError, RsyncStreamError } from './errors.js';
 export { md4 } from './md4.js';
 export { blake2b256 } from './blake2b.js';
 export { rabinkarpBlock, rollsumBlock } from './weaksum.js';

@@ -3,7 +3,7 @@
  * exact values written in a signature header, the way librsync's rs_sig_args
  * does it.
  */
-import { RsyncError } from '../util/errors.js';
+import { RsyncParamError } from './errors.js';
 import {
   DEFAULT_BLOCK_LEN, MAX_STRONG_LEN, sigMagic, type StrongHash, type WeakSum,
 } from './format.js';
@@ -60,22 +60,22 @@ function floorLog2(n: number): number {
 
 /**
  * Resolves options into header values. `fileSize` (< 0 = unknown) is only used by
- * blockLen 0 and strongLen -1. Impossible values throw RsyncError (offset 0).
+ * blockLen 0 and strongLen -1. Impossible values throw RsyncParamError (an RsyncError).
  */
 export function resolveSigParams(opts: SigOptions = {}, fileSize = -1): SigParams {
   const hash = opts.hash ?? 'md4';
   const weak = opts.weak ?? 'rollsum';
-  if (hash !== 'md4' && hash !== 'blake2') throw new RsyncError(`unknown hash algorithm '${String(hash)}'`, 0);
-  if (weak !== 'rollsum' && weak !== 'rabinkarp') throw new RsyncError(`unknown rollsum algorithm '${String(weak)}'`, 0);
+  if (hash !== 'md4' && hash !== 'blake2') throw new RsyncParamError(`unknown hash algorithm '${String(hash)}'`);
+  if (weak !== 'rollsum' && weak !== 'rabinkarp') throw new RsyncParamError(`unknown rollsum algorithm '${String(weak)}'`);
   let blockLen = opts.blockLen ?? DEFAULT_BLOCK_LEN;
   if (!Number.isInteger(blockLen) || blockLen < 0 || blockLen > MAX_BLOCK_LEN) {
-    throw new RsyncError(`invalid block length ${blockLen}`, 0);
+    throw new RsyncParamError(`invalid block length ${blockLen}`);
   }
   if (blockLen === 0) blockLen = recommendedBlockLen(fileSize);
   const max = MAX_STRONG_LEN[hash];
   let strongLen = opts.strongLen ?? 0;
   if (!Number.isInteger(strongLen) || strongLen < -1 || strongLen > max) {
-    throw new RsyncError(`invalid strong sum length ${strongLen} for ${hash}`, 0);
+    throw new RsyncParamError(`invalid strong sum length ${strongLen} for ${hash}`);
   }
   if (strongLen === 0) strongLen = max;
   else if (strongLen === -1) strongLen = minStrongLen(fileSize, blockLen);
