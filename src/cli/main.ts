@@ -3,8 +3,12 @@
  * then the common ending (actions, commit, `Finished with N errors.`, exit code).
  */
 import { run } from './run.js';
+import { log } from '../util/log.js';
 
-run().then((code) => process.exit(code), (err: unknown) => {
+run().then(async (code) => {
+  await log.close();
+  process.exit(code);
+}, (err: unknown) => {
   // run() handles every expected error; this is a bug in csync2-ts itself.
   process.stderr.write(`csync2: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);

@@ -22,6 +22,7 @@ import type { RunContext } from '../sync/context.js';
 import { runActions } from '../actions/run.js';
 import { CsyncError, FatalError, UsageError } from '../util/errors.js';
 import { log, errorCount } from '../util/log.js';
+import { LoggerProcessSink } from '../util/syslog.js';
 import { rawArgs, fromUtf8, toBuf, type BStr } from '../util/bytes.js';
 
 /** Returns the process exit code. */
@@ -77,6 +78,7 @@ export async function run(argv: BStr[] = rawArgs()): Promise<number> {
     }
     // csync_fatal() closes (and so commits) the database before exiting.
     try { store?.close(); } catch { /* the error above is what matters */ }
+    log.resetPrintTime();
     log.printTime();
     return 1;
   } finally {
@@ -98,7 +100,7 @@ function configureLogger(opts: Options): void {
   if (opts.timestampFile !== null) {
     log.timestampFd = openSync(toBuf(opts.timestampFile), C.O_WRONLY | C.O_CREAT | C.O_APPEND, 0o666);
   }
-  // -l / -i: syslog (a later issue wires the real sink; until then stderr keeps the messages visible).
+  if (opts.syslog) log.syslog = new LoggerProcessSink();
 }
 
 /** Config + database, exactly in csync2's order and with its messages. */

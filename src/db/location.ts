@@ -14,6 +14,8 @@ export interface DbLocation {
   url: BStr;
   /** The SQLite file to open. */
   path: BStr;
+  /** Set when this location cannot be opened; csync2 only finds out when it opens the database. */
+  error?: FatalError;
 }
 
 /** `value` is the -D argument, or the config's `database` statement, or null. */
@@ -30,14 +32,14 @@ export function resolveDatabase(value: BStr | null, hostname: BStr, cfgName: BSt
   const rest = m[2]!;
   if (scheme === 'sqlite' || scheme === 'sqlite3') return finish(value, rest, fileName);
   if (scheme === 'sqlite2') {
-    throw new FatalError(`Can't open database: ${value}`,
-      'SQLite 2 databases are not supported (neither by Debian\'s csync2); use sqlite3:// instead.');
+    return { url: value, path: rest, error: new FatalError(`Can't open database: ${value}`,
+      'SQLite 2 databases are not supported (neither by Debian\'s csync2); use sqlite3:// instead.') };
   }
   if (scheme === 'mysql' || scheme === 'pgsql') {
-    throw new FatalError(`Can't open database: ${value}`,
-      `the ${scheme} backend is not supported by csync2-ts yet; use SQLite (-D /var/lib/csync2).`);
+    return { url: value, path: rest, error: new FatalError(`Can't open database: ${value}`,
+      `the ${scheme} backend is not supported by csync2-ts yet; use SQLite (-D /var/lib/csync2).`) };
   }
-  throw new FatalError(`Unknown database scheme: ${value}`);
+  return { url: value, path: rest, error: new FatalError(`Unknown database scheme: ${value}`) };
 }
 
 /** An existing directory gets the default file name appended (db_api.c db_open). */

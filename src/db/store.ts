@@ -82,6 +82,7 @@ export class StateStore {
   }
 
   static open(loc: DbLocation, opts: StateStoreOptions): StateStore {
+    if (loc.error) throw loc.error;
     const timeoutMs = (process.pid % 7 + opts.lockTimeout) * 1000;
     let db: Database.Database;
     try {
@@ -333,8 +334,9 @@ export class StateStore {
     const f = textParam(urlEncode(name));
     const p = textParam(urlEncode(peername));
     this.write('DELETE FROM dirty WHERE filename = CAST(? AS TEXT) AND peername = CAST(? AS TEXT)', f, p);
-    this.write('INSERT INTO dirty (filename, forced, myname, peername) VALUES (CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT))',
-      f, forced ? 1 : 0, textParam(urlEncode(myname)), p);
+    // Literal 0/1: better-sqlite3 binds JS numbers as REAL, csync2 stores INTEGER.
+    this.write(`INSERT INTO dirty (filename, forced, myname, peername) VALUES (CAST(? AS TEXT), ${forced ? 1 : 0}, CAST(? AS TEXT), CAST(? AS TEXT))`,
+      f, textParam(urlEncode(myname)), p);
   }
 
   deleteDirty(name: BStr, peername: BStr): void {
@@ -408,8 +410,8 @@ export class StateStore {
   // ---- hint ---------------------------------------------------------------
 
   addHint(name: BStr, recursive: boolean): void {
-    this.write('INSERT INTO hint (filename, recursive) VALUES (CAST(? AS TEXT), ?)',
-      textParam(urlEncode(name)), recursive ? 1 : 0);
+    this.write(`INSERT INTO hint (filename, recursive) VALUES (CAST(? AS TEXT), ${recursive ? 1 : 0})`,
+      textParam(urlEncode(name)));
   }
 
   /** Hints in table order (`SELECT filename, recursive FROM hint`), or by name for -H. */
@@ -424,7 +426,7 @@ export class StateStore {
 
   deleteHint(name: BStr, recursive: number): void {
     this.write('DELETE FROM hint WHERE filename = CAST(? AS TEXT) and recursive = ?',
-      textParam(urlEncode(name)), recursive);
+      textParam(urlEncode(name)), BigInt(recursive));
   }
 
   // ---- action -------------------------------------------------------------

@@ -5,13 +5,23 @@
  * a daemon session prefixes `<pid> `. Messages are byte strings.
  */
 import { writeSync } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { toBuf, type BStr } from './bytes.js';
+
+/**
+ * Per-session context: the daemon serves many sessions in one process, and each
+ * session's lines carry its own `<id> ` prefix (csync2's forked child pid).
+ */
+export interface LogContext {
+  sessionId: number;
+}
+export const logContext = new AsyncLocalStorage<LogContext>();
 
 /** Where syslog lines go (set up by the CLI when -l or -i is used). */
 export interface SyslogSink {
   /** `lv` is the csync2 level; the sink maps it to a syslog priority. */
   write(lv: number, text: BStr): void;
-  close?(): void;
+  close?(): Promise<void>;
 }
 
 export class Logger {
@@ -50,7 +60,8 @@ export class Logger {
       this.printTime();
       let prefix = '';
       if (this.timestamps) prefix += `[${hhmmss(new Date())}] `;
-      if (this.sessionPid) prefix += `<${this.sessionPid}> `;
+      const sid = this.sessionId();
+      if (sid) prefix += `<${sid}> `;
       this.emit(prefix + text);
     }
     this.messagesPrinted++;
@@ -65,7 +76,7 @@ export class Logger {
     this.lastPrintTime = now;
     const stamp = longTimestamp(new Date(now * 1000));
     if (this.timestampFd !== null) writeAll(this.timestampFd, `<${process.pid}> TIMESTAMP: ${stamp}\n`);
-    if (this.timestamps) this.emit(`${this.sessionPid ? `<${this.sessionPid}> ` : ''}TIMESTAMP: ${stamp}\n`);
+    if (this.timestamps) this.emit(`${this.sessionId() ? `<${this.sessionId()}> ` : ''}TIMESTAMP: ${stamp}\n`);
   }
 
   /** The final TOTALTIME line (-t, -s). */
@@ -77,7 +88,21 @@ export class Logger {
     const secs = now - this.startupTime;
     const total = `${Math.floor(secs / 3600)}:${pad2(Math.floor(secs / 60) % 60)}:${pad2(secs % 60)}`;
     if (this.timestampFd !== null) writeAll(this.timestampFd, `<${process.pid}> TOTALTIME: ${total}\n`);
-    if (this.timestamps) this.emit(`${this.sessionPid ? `<${this.sessionPid}> ` : ''}TOTALTIME: ${total}\n`);
+    if (this.timestamps) this.emit(`${this.sessionId() ? `<${this.sessionId()}> ` : ''}TOTALTIME: ${total}\n`);
+  }
+
+  private sessionId(): number {
+    return logContext.getStore()?.sessionId ?? this.sessionPid;
+  }
+
+  /** Make the next printTime() print (csync_fatal resets the timer so the end time shows). */
+  resetPrintTime(): void {
+    this.lastPrintTime = 0;
+  }
+
+  /** Wait until queued syslog lines are handed over (before the process exits). */
+  async close(): Promise<void> {
+    await this.syslog?.close?.();
   }
 
   private emit(text: BStr): void {
