@@ -32,6 +32,10 @@ import {
 
 /** Slack literals longer than this are cut (librsync would use one block per literal). */
 const MAX_SLACK_LITERAL = 4 << 20;
+/** The input buffer starts at most this big... */
+const MIN_BUFFER = 128 * 1024;
+/** ...and grows (when chunks are large) to hold about this much unscanned input. */
+const MAX_BUFFER = 4 * READ_CHUNK;
 
 export class DeltaEncoder {
   private readonly blockLen: number;
@@ -56,9 +60,9 @@ export class DeltaEncoder {
     this.blockLen = sig.blockLen;
     this.rollsum = sig.weak === 'rollsum';
     this.table = sig.count > 0 ? new MatchTable(sig) : null;
-    const slack = Math.min(this.blockLen, MAX_SLACK_LITERAL);
-    this.buf = new Uint8Array(this.table ? Math.max(READ_CHUNK, 2 * (this.blockLen + MAX_LITERAL_RUN + 1)) : slack);
-    if (this.buf.length > 64 << 20) this.buf = new Uint8Array(64 << 20); // grows later if the input needs it
+    // Small to start with (csync2 sends many small files); grows with the input.
+    this.buf = new Uint8Array(this.table ? Math.min(MIN_BUFFER, 2 * (this.blockLen + MAX_LITERAL_RUN + 1))
+      : Math.min(this.blockLen, MAX_SLACK_LITERAL));
   }
 
   /** Commands emitted so far. */
@@ -76,7 +80,7 @@ export class DeltaEncoder {
     if (this.ended) throw new Error('DeltaEncoder: write after end');
     let off = 0;
     while (off < chunk.length) {
-      if (this.avail === this.buf.length) this.makeRoom();
+      if (this.avail === this.buf.length) this.makeRoom(chunk.length - off);
       const n = Math.min(chunk.length - off, this.buf.length - this.avail);
       this.buf.set(chunk.subarray(off, off + n), this.avail);
       this.avail += n;
@@ -103,18 +107,26 @@ export class DeltaEncoder {
     return this.writer.take(true);
   }
 
-  /** Drops emitted input from the buffer's front, or grows it when nothing can go. */
-  private makeRoom(): void {
-    const keep = this.litStart;
-    if (keep === 0) {
-      const grown = new Uint8Array(this.buf.length * 2);
-      grown.set(this.buf.subarray(0, this.avail));
+  /**
+   * Drops emitted input from the buffer's front; grows the buffer when that frees
+   * nothing (a block longer than the buffer) or less than the waiting input needs.
+   */
+  private makeRoom(waiting: number): void {
+    const drop = this.litStart;
+    const kept = this.avail - drop;
+    const wanted = Math.min(waiting, MAX_BUFFER);
+    let size = this.buf.length;
+    if (this.table && drop === 0) size *= 2;
+    while (this.table && size - kept < wanted && size < MAX_BUFFER) size *= 2;
+    if (size !== this.buf.length) {
+      const grown = new Uint8Array(size);
+      grown.set(this.buf.subarray(drop, this.avail));
       this.buf = grown;
-      return;
+    } else {
+      this.buf.copyWithin(0, drop, this.avail);
     }
-    this.buf.copyWithin(0, keep, this.avail);
-    this.avail -= keep;
-    this.pos -= keep;
+    this.avail = kept;
+    this.pos -= drop;
     this.litStart = 0;
   }
 

@@ -12,6 +12,8 @@ import {
 } from './format.js';
 
 const OUT_CHUNK = 256 * 1024;
+/** The first output buffer is small: most deltas csync2 sends are a few commands. */
+const FIRST_BUFFER = 4096;
 
 export class DeltaWriter {
   private out: Uint8Array;
@@ -20,7 +22,7 @@ export class DeltaWriter {
   readonly stats: DeltaStats = emptyStats();
 
   constructor() {
-    this.out = Buffer.allocUnsafe(OUT_CHUNK);
+    this.out = Buffer.allocUnsafe(FIRST_BUFFER);
     this.putInt(DELTA_MAGIC, 4);
   }
 
@@ -72,6 +74,17 @@ export class DeltaWriter {
 
   private room(n: number): void {
     if (this.len + n <= this.out.length) return;
+    if (this.out.length < OUT_CHUNK) {
+      // Still growing towards OUT_CHUNK: keep the bytes, move to a bigger buffer.
+      let size = this.out.length * 2;
+      while (size < this.len + n && size < OUT_CHUNK) size *= 2;
+      if (size >= this.len + n) {
+        const grown = Buffer.allocUnsafe(size);
+        grown.set(this.out.subarray(0, this.len));
+        this.out = grown;
+        return;
+      }
+    }
     this.cut();
     if (n > this.out.length) this.out = Buffer.allocUnsafe(n);
   }
@@ -80,7 +93,7 @@ export class DeltaWriter {
     if (this.len === 0) return;
     const out = this.out;
     this.ready.push(Buffer.from(out.buffer, out.byteOffset, this.len));
-    this.out = Buffer.allocUnsafe(OUT_CHUNK);
+    this.out = Buffer.allocUnsafe(out.length);
     this.len = 0;
   }
 
