@@ -12,7 +12,10 @@
  * flex's default rule without being counted as lines; we keep them as
  * InclJunk tokens so the line counter can skip them.
  */
-import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
+
+const { createToken, Lexer } = chevrotain;
 
 /** A word: unquoted (not ending in `:`) or the content of a non-empty quoted string. */
 export const Word = createToken({ name: 'Word', label: 'a word', pattern: /[^ \r\n\t@;()#"]*[^ \r\n\t@:;()#"]/, line_breaks: false });

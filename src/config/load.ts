@@ -5,9 +5,9 @@
  * any group" test the CLI makes, and the daemon's GROUP command.
  */
 import { readFileSync } from 'node:fs';
-import { EOF } from 'chevrotain';
 import { fromBuf, fromUtf8, type BStr } from '../util/bytes.js';
 import { ConfigError, FatalError, strerror } from '../util/errors.js';
+import { chevrotain } from './chevrotain.js';
 import { ConfigBuilder, asciiLower, listNamesGroup } from './builder.js';
 import type { Config } from './model.js';
 import { configParser } from './parser.js';
@@ -48,7 +48,7 @@ export function loadConfig(opts: LoadConfigOptions): Config {
   const syntax = configParser().run(stream.tokens, builder);
   if (syntax) {
     const tok = syntax.token as CfgToken;
-    const atEnd = tok.tokenType === EOF || !tok.place;
+    const atEnd = tok.tokenType === chevrotain.EOF || !tok.place;
     const place = atEnd ? stream.end : tok.place;
     const nearLine = atEnd ? stream.end.nearLine : tok.nearLine;
     throw new ConfigError(`Near line ${nearLine}: syntax error`, place.file, place.line, place.column,

@@ -10,7 +10,8 @@
  * Quirk kept on purpose: `compare A B C;` makes A and B include patterns and
  * only C a compare pattern (csync2's compare rule reuses the include list).
  */
-import { EmbeddedActionsParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import type { IParserErrorMessageProvider, IToken, TokenType } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
 import { toUtf8 } from '../util/bytes.js';
 import {
   Action, At, Auto, BackupDirectory, BackupGenerations, Colon, Compare, Database, DoLocal, DoLocalOnly, Exclude, Exec,
@@ -90,7 +91,7 @@ const WORD_NAMES: Record<string, string> = {
 };
 
 export function describeToken(t: IToken): string {
-  if (t.tokenType === EOF) return 'end of file';
+  if (t.tokenType === chevrotain.EOF) return 'end of file';
   const value = toUtf8((t as CfgToken).value ?? t.image);
   if (t.tokenType === Word) return `'${value}'`;
   if (KEYWORDS.includes(t.tokenType)) return `keyword '${value}' (quote it to use it as a name)`;
@@ -127,7 +128,7 @@ const messages: IParserErrorMessageProvider = {
   buildEarlyExitMessage: ({ actual, ruleName }) => `unexpected ${describeToken(actual[0]!)} in ${ruleName}`,
 };
 
-export class ConfigParser extends EmbeddedActionsParser {
+export class ConfigParser extends chevrotain.EmbeddedActionsParser {
   private sink: ConfigSink | null = null;
 
   constructor() {

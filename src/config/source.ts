@@ -10,7 +10,8 @@
  * moment its parser asks for that token.
  */
 import { readFileSync } from 'node:fs';
-import { createTokenInstance, type IToken } from 'chevrotain';
+import type { IToken } from 'chevrotain';
+import { chevrotain } from './chevrotain.js';
 import { fromBuf, toBuf, toUtf8, type BStr } from '../util/bytes.js';
 import { strerror } from '../util/errors.js';
 import {
@@ -63,7 +64,7 @@ export function buildTokenStream(mainText: BStr, mainFile: string, readInclude: 
   let stopped = false;
 
   const fail = (at: IToken, file: string, message: BStr, detail: string): void => {
-    const t = createTokenInstance(IncludeFailure, at.image, at.startOffset, at.endOffset ?? at.startOffset,
+    const t = chevrotain.createTokenInstance(IncludeFailure, at.image, at.startOffset, at.endOffset ?? at.startOffset,
       at.startLine ?? 1, at.endLine ?? 1, at.startColumn ?? 1, at.endColumn ?? 1) as CfgToken;
     t.value = at.image;
     t.place = { file, line: at.startLine ?? 1, column: at.startColumn ?? 1 };
