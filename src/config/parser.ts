@@ -131,8 +131,9 @@ const messages: IParserErrorMessageProvider = {
 export class ConfigParser extends chevrotain.EmbeddedActionsParser {
   private sink: ConfigSink | null = null;
 
-  constructor() {
-    super(PARSER_TOKENS, { maxLookahead: 1, recoveryEnabled: false, errorMessageProvider: messages });
+  /** `validate`: run chevrotain's grammar checks (ambiguities, left recursion); tests do, start-up skips them. */
+  constructor(validate = false) {
+    super(PARSER_TOKENS, { maxLookahead: 1, recoveryEnabled: false, errorMessageProvider: messages, skipValidations: !validate });
     this.performSelfAnalysis();
   }
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atoi } from '../../src/config/builder.js';
+import { ConfigParser } from '../../src/config/parser.js';
 import { disableGroupsForGroupCommand, hasActiveGroup } from '../../src/config/load.js';
 import type { Config } from '../../src/config/model.js';
 import { prefixEncode, prefixSubst } from '../../src/config/prefix.js';
@@ -26,6 +27,10 @@ function load(text: string, host = 'h1', opts: { groupList?: string | null; peer
 }
 
 describe('config model', () => {
+  it('the grammar passes chevrotain validations (LL(1), no ambiguity)', () => {
+    assert.doesNotThrow(() => new ConfigParser(true));
+  });
+
   it('groups are in reverse declaration order; hosts and patterns in declaration order', () => {
     const cfg = load(`
       group g1 { host h1 a; key csync2.key; include /1; }
