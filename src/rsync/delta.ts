@@ -219,7 +219,7 @@ export class DeltaEncoder {
 }
 
 /** The delta of a stream against a signature, as it is computed. */
-export async function* deltaStream(sig: Signature, input: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+export async function* deltaStream(sig: Signature, input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Buffer> {
   const encoder = new DeltaEncoder(sig);
   for await (const chunk of input) yield* encoder.write(chunk);
   yield* encoder.end();

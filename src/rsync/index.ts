@@ -21,6 +21,7 @@ export { DeltaEncoder, deltaFile, deltaStream, writeAll } from './delta.js';
 export type { Basis, PatchSink } from './patch.js';
 export type { DeltaStats } from './stats.js';
 export { BasisFile, Patcher, patchToFile } from './patch.js';
+export { RsyncError } from '../util/errors.js';
 export type { RsyncErrorKind } from './errors.js';
 export { RS_RESULT, RsyncParamError, RsyncStreamError } from './errors.js';
 export { md4 } from './md4.js';

@@ -20,6 +20,8 @@ const OUT_BUFFER = 1 << 20;
 /** COPY pieces at least this long are read asynchronously; shorter ones with one pread. */
 const ASYNC_READ_MIN = 64 * 1024;
 
+const TWO_TO_63 = 2 ** 63;
+
 const enum State { Magic, Command, Params, Literal, Done }
 
 /** The basis of a patch: a file read by offset, or nothing (an empty basis). */
@@ -180,7 +182,7 @@ export class Patcher {
     const position = readUint(this.field, 0, pw);
     const length = readUint(this.field, pw, lw);
     this.checkLength(length, 'COPY');
-    if (position > Number.MAX_SAFE_INTEGER) {
+    if (position >= TWO_TO_63) {
       throw new RsyncStreamError('corrupt', `invalid position ${position} on COPY command`, this.opOffset);
     }
     const basis = this.basis ?? EMPTY_BASIS;
@@ -201,8 +203,9 @@ export class Patcher {
     this.stats.literalCommandBytes += commandBytes;
   }
 
+  /** librsync reads 8-byte fields as signed: zero or "negative" lengths are corrupt. */
   private checkLength(length: number, what: string): void {
-    if (length <= 0 || length > Number.MAX_SAFE_INTEGER) {
+    if (length <= 0 || length >= TWO_TO_63) {
       throw new RsyncStreamError('corrupt', `invalid length ${length} on ${what} command`, this.opOffset);
     }
   }
@@ -289,7 +292,7 @@ function readUint(b: Uint8Array, p: number, width: number): number {
  * stream). The caller creates the output file (a temp file) and renames it when
  * this resolves; on a rejection the temp file holds garbage and is the caller's to remove.
  */
-export async function patchToFile(basisPath: string | Buffer | null, delta: AsyncIterable<Uint8Array>,
+export async function patchToFile(basisPath: string | Buffer | null, delta: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   outFd: PatchSink): Promise<DeltaStats> {
   const basis = basisPath === null ? null : new BasisFile(basisPath);
   try {

@@ -124,7 +124,7 @@ function writeU32(out: Uint8Array, off: number, v: number): void {
  * entries of each chunk's complete blocks. The input's size is unknown here, so
  * blockLen 0 means 2048 and strongLen -1 means 12 (as librsync does).
  */
-export async function* signatureStream(input: AsyncIterable<Uint8Array>, opts?: SigOptions): AsyncGenerator<Buffer> {
+export async function* signatureStream(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts?: SigOptions): AsyncGenerator<Buffer> {
   const builder = new SignatureBuilder(resolveSigParams(opts, -1));
   yield builder.header();
   for await (const chunk of input) {
