@@ -13,6 +13,7 @@ import { print, printLine, flushStdout } from './output.js';
 import type { Options } from './options.js';
 import { loadConfig, hasActiveGroup } from '../config/load.js';
 import { Matcher } from '../config/match.js';
+import { SCANNER_READ_FAILED } from '../config/source.js';
 import { resolveDatabase } from '../db/location.js';
 import { StateStore } from '../db/store.js';
 import { realName } from '../fs/realname.js';
@@ -80,7 +81,8 @@ export async function run(argv: BStr[] = rawArgs()): Promise<number> {
     try { store?.close(); } catch { /* the error above is what matters */ }
     log.resetPrintTime();
     log.printTime();
-    return 1;
+    // flex's own fatal error (a directory given as config file) exits with 2.
+    return err.message === SCANNER_READ_FAILED ? 2 : 1;
   } finally {
     flushStdout();
   }

@@ -270,11 +270,12 @@ export class StateStore {
     const enc = urlEncode(name);
     let rows: BStr[][];
     if (recursive && name === '/') {
-      rows = this.bulk('SELECT filename, checktxt FROM file ORDER BY filename', ['filename', 'checktxt'], []);
+      rows = this.bulk('SELECT filename, checktxt FROM file', ['filename', 'checktxt'], []);
     } else if (recursive) {
+      // UNION ALL of two index searches: already in name order, no temp b-tree (an OR + ORDER BY sorts).
       const [lo, hi] = below(enc);
-      rows = this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT) ' +
-        'OR (filename > CAST(? AS TEXT) AND filename < CAST(? AS TEXT)) ORDER BY filename',
+      rows = this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT) UNION ALL ' +
+        'SELECT filename, checktxt FROM file WHERE filename > CAST(? AS TEXT) AND filename < CAST(? AS TEXT)',
         ['filename', 'checktxt'], [textParam(enc), textParam(lo), textParam(hi)]);
     } else {
       rows = this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT)',
