@@ -15,7 +15,7 @@
  * Not reproduced: SO_LINGER {1,5} (Node cannot set it); csync2's banner on a
  * buffered stdout only shows up after the first accept, ours at once.
  */
-import { createWriteStream, fstatSync, writeSync } from 'node:fs';
+import { createWriteStream, fstatSync, writeSync, type Stats } from 'node:fs';
 import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { BStr } from '../util/bytes.js';
@@ -89,9 +89,11 @@ export async function serveOne(opts: ServeOptions, handler: SessionHandler): Pro
 }
 
 /**
- * `-i`: one session on fd 0/1. A socket on fd 0 is used for both directions
- * (inetd, systemd Accept=yes); pipes are the ssh-style transport, where the peer
- * address is the first word of SSH_CLIENT. Anything else is FatalError
+ * `-i`: one session, reading fd 0 and writing fd 1 (inetd and systemd Accept=yes
+ * pass one socket as both). If fd 0 is a socket the peer address is its
+ * getpeername() (null = `stranger` for non-IP sockets); pipes are the ssh-style
+ * transport, where the peer address is the first word of SSH_CLIENT. Anything
+ * else is FatalError
  * `I'm only talking to sockets or pipes! <hex file type>`.
  */
 export async function serveInetd(handler: SessionHandler, opts: InetdOptions = {}): Promise<void> {
@@ -124,9 +126,16 @@ export function inetdConnection(opts: InetdOptions = {}): Connection {
     throw new FatalError(`Can't run fstat on fd ${inFd}: ${strerror(err)}`);
   }
   if (st.isSocket()) {
-    const sock = new net.Socket({ fd: inFd, readable: true, writable: true });
-    sock.setNoDelay(true);
-    return new Connection(sock, { peerIp: sock.remoteAddress ?? null, peerPort: sock.remotePort ?? null, tap });
+    // csync2 reads fd 0 and writes fd 1. Under inetd/systemd both are the same socket: then one
+    // Duplex on it keeps the fast native TLS path; otherwise (e.g. a socketpair per direction) a pair.
+    if (sameFile(inFd, outFd, st)) {
+      const sock = new net.Socket({ fd: inFd, readable: true, writable: true });
+      sock.setNoDelay(true);
+      return new Connection(sock, { peerIp: sock.remoteAddress ?? null, peerPort: sock.remotePort ?? null, tap });
+    }
+    const input = new net.Socket({ fd: inFd, readable: true, writable: false });
+    return Connection.fromPair(input, writableFd(outFd),
+      { peerIp: input.remoteAddress ?? null, peerPort: input.remotePort ?? null, tap });
   }
   if (st.isFIFO()) {
     const input: Readable = new net.Socket({ fd: inFd, readable: true, writable: false });
@@ -149,6 +158,16 @@ export function peerFromSshClient(env: NodeJS.ProcessEnv): string | null {
     return null;
   }
   return ip;
+}
+
+function sameFile(fdA: number, fdB: number, stA: Stats): boolean {
+  if (fdA === fdB) return true;
+  try {
+    const stB = fstatSync(fdB);
+    return stB.dev === stA.dev && stB.ino === stA.ino;
+  } catch {
+    return false;
+  }
 }
 
 function writableFd(fd: number): Writable {
