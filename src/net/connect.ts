@@ -40,10 +40,10 @@ export async function connectToPeer(peername: BStr, port: string | number, opts:
     portNum = typeof port === 'number' ? port : resolvePort(port);
     addrs = await resolveName(peername);
   } catch (err) {
-    const why = err instanceof ResolveError ? err.message : String(err);
-    log.debug(1, `Cannot resolve peername, getaddrinfo: ${why}`);
-    // csync2 then reports a stale errno; "Success" is what it usually shows.
-    const reason = `Can't create socket: Success`;
+    const why = err instanceof ResolveError ? err : null;
+    log.debug(1, `Cannot resolve peername, getaddrinfo: ${why ? why.message : String(err)}`);
+    // csync2 then reports a stale errno: these are the texts it shows.
+    const reason = `Can't create socket: ${why?.code === 'EAI_SERVICE' ? 'Success' : 'No such file or directory'}`;
     log.debug(1, reason);
     throw new ConnectError(reason, peername, err as Error);
   }

@@ -60,8 +60,8 @@ function cannedSession(server: RealHost, seen: Seen) {
   };
 }
 
-async function runCompare(dnA: string | undefined, port: number): Promise<void> {
-  const dirs = new HostDirs([A, B], dnA ? { dn: { [A]: dnA } } : {});
+async function runCompare(dnA: string | undefined, port: number, bits?: number): Promise<void> {
+  const dirs = new HostDirs([A, B], { ...(dnA ? { dn: { [A]: dnA } } : {}), bits });
   const tracker = new ProcessTracker();
   try {
     const seen: Seen = { lines: [], certHex: null, protocol: null };
@@ -95,4 +95,8 @@ test('real `csync2 -T` talks TLS 1.2 to our server and reports in sync', async (
 
 test('the real client sends its certificate even when its DN differs from ours (no CA list)', async () => {
   await runCompare('/CN=host-a-different', 31021);
+});
+
+test('1024-bit RSA certificates like `make cert` work with the real client', async () => {
+  await runCompare(undefined, 31022, 1024);
 });

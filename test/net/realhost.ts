@@ -28,6 +28,8 @@ export interface HostsOptions {
   plain?: boolean;
   /** Subject DN per address (default MAKE_CERT_DN). */
   dn?: Record<string, string>;
+  /** RSA key size (default 2048; `make cert` uses 1024). */
+  bits?: number;
 }
 
 export class HostDirs {
@@ -52,7 +54,7 @@ export class HostDirs {
       writeFileSync(join(host.etc, 'csync2.cfg'),
         `${nossl}group g { host ${addrs.join(' ')}; key ${keyFile}; include ${host.data}; }\n`);
       if (!opts.plain) {
-        makeCert(host.etc, opts.dn?.[addr] ?? MAKE_CERT_DN);
+        makeCert(host.etc, opts.dn?.[addr] ?? MAKE_CERT_DN, opts.bits);
         host.certPem = readFileSync(join(host.etc, 'csync2_ssl_cert.pem'), 'latin1');
       }
       this.hosts.push(host);
@@ -70,9 +72,9 @@ export class HostDirs {
   }
 }
 
-/** A self-signed RSA certificate like `make cert` (2048 bits here), written as csync2's pem files. */
-export function makeCert(etc: string, dn: string): void {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', dn,
+/** A self-signed RSA certificate like `make cert` (2048 bits unless asked), written as csync2's pem files. */
+export function makeCert(etc: string, dn: string, bits = 2048): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', `rsa:${bits}`, '-nodes', '-days', '30', '-subj', dn,
     '-keyout', join(etc, 'csync2_ssl_key.pem'), '-out', join(etc, 'csync2_ssl_cert.pem')], { stdio: 'ignore' });
 }
 
