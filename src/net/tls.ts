@@ -107,23 +107,9 @@ export function upgradeServer(socket: Duplex, readAhead: Buffer, creds: TlsCrede
     requestCert: true,
     rejectUnauthorized: false,
   });
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => {
-      tlsSocket.destroy();
-      reject(handshakeError(err));
-    };
-    tlsSocket.once('error', onError);
-    tlsSocket.once('secure', () => {
-      tlsSocket.off('error', onError);
-      if (!peerCertDer(tlsSocket)) {
-        tlsSocket.destroy();
-        reject(new FatalError('SSL: handshake failed: Certificate is required. (GNUTLS_E_CERTIFICATE_REQUIRED)',
-          'the client sent no certificate'));
-        return;
-      }
-      resolve(tlsSocket);
-    });
-  });
+  return handshake(tlsSocket, 'secure', () =>
+    peerCertDer(tlsSocket) ? null : new FatalError(
+      'SSL: handshake failed: Certificate is required. (GNUTLS_E_CERTIFICATE_REQUIRED)', 'the client sent no certificate'));
 }
 
 /**
@@ -131,23 +117,47 @@ export function upgradeServer(socket: Duplex, readAhead: Buffer, creds: TlsCrede
  * caller pins it with peerCertHex). Works against the real GnuTLS server.
  */
 export function upgradeClient(socket: Duplex, creds: TlsCredentials, servername?: string): Promise<tls.TLSSocket> {
+  const tlsSocket = tls.connect({
+    socket,
+    secureContext: secureContext(creds, false),
+    rejectUnauthorized: false,
+    // SNI only for real host names (never for IP literals); csync2 sends none.
+    servername: servername && !/^[0-9.]+$|:/.test(servername) ? servername : undefined,
+  });
+  return handshake(tlsSocket, 'secureConnect', () => null);
+}
+
+/**
+ * Wait for the handshake event; an error, or the connection closing first, is a
+ * handshake failure. `check` may refuse the finished handshake.
+ */
+function handshake(tlsSocket: tls.TLSSocket, doneEvent: 'secure' | 'secureConnect',
+  check: () => FatalError | null): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const tlsSocket = tls.connect({
-      socket,
-      secureContext: secureContext(creds, false),
-      rejectUnauthorized: false,
-      // SNI only for real host names (never for IP literals); csync2 sends none.
-      servername: servername && !/^[0-9.]+$|:/.test(servername) ? servername : undefined,
-    });
-    const onError = (err: Error): void => {
-      tlsSocket.destroy();
-      reject(handshakeError(err));
-    };
-    tlsSocket.once('error', onError);
-    tlsSocket.once('secureConnect', () => {
+    const cleanup = (): void => {
       tlsSocket.off('error', onError);
+      tlsSocket.off('close', onClose);
+      tlsSocket.off(doneEvent, onDone);
+    };
+    const fail = (err: FatalError): void => {
+      cleanup();
+      tlsSocket.destroy();
+      reject(err);
+    };
+    const onError = (err: Error): void => fail(handshakeError(err));
+    const onClose = (): void => fail(handshakeError(Object.assign(
+      new Error('The TLS connection was non-properly terminated.'), { code: 'GNUTLS_E_PREMATURE_TERMINATION' })));
+    const onDone = (): void => {
+      const refused = check();
+      if (refused) return fail(refused);
+      cleanup();
+      // Until the caller's reader/writer listen, a late error must not crash the process.
+      tlsSocket.on('error', () => {});
       resolve(tlsSocket);
-    });
+    };
+    tlsSocket.on('error', onError);
+    tlsSocket.on('close', onClose);
+    tlsSocket.on(doneEvent, onDone);
   });
 }
 

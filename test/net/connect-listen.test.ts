@@ -14,6 +14,7 @@ import { openListener, serveOne, socketActivationFd } from '../../src/net/listen
 import { addressMatches, ipv6Bytes, resolveAddresses, resolvePort, unmapIpv4 } from '../../src/net/resolve.js';
 import { FatalError } from '../../src/util/errors.js';
 import { log } from '../../src/util/log.js';
+import { isListening, sleep } from '../helpers/net.js';
 import { REAL_CSYNC2 } from '../helpers/paths.js';
 import { ProcessTracker } from '../helpers/procs.js';
 
@@ -159,7 +160,7 @@ test('-iii in-process: wildcard listen on 0.0.0.0, one session, then the port is
       lines.push(`peer ${conn.peerIp}`);
       await conn.sendLine(`hello ${conn.peerIp}`);
     });
-    await new Promise((res) => setTimeout(res, 50));
+    while (!(await isListening(PEER, 31052))) await sleep(5);
     const sock = net.connect({ host: PEER, port: 31052, localAddress: ME });
     const data = await new Promise<string>((res) => {
       let text = '';

@@ -111,6 +111,22 @@ test('a client without certificate is refused like GnuTLS does', async () => {
   }
 });
 
+test('a peer that disconnects during the handshake fails the upgrade instead of hanging', async () => {
+  const dirs = new HostDirs([A, B]);
+  const { server, client, close } = await socketPair(31074);
+  try {
+    client.write('SSL\n');
+    assert.equal(await server.readLine(SERVER_LINE_MAX), 'SSL');
+    await server.sendLine(OK_ACTIVATING_SSL);
+    client.once('data', () => client.end());
+    await assert.rejects(server.upgradeToTlsServer(loadTlsCredentials(dirs.host(B).etc)),
+      (e: unknown) => e instanceof FatalError && e.message.startsWith('SSL: handshake failed: '));
+  } finally {
+    close();
+    dirs.cleanup();
+  }
+});
+
 test('bytes that arrive together with the SSL line are fed to TLS, not lost', async () => {
   const dirs = new HostDirs([A, B]);
   const { server, client, close } = await socketPair(31071);
