@@ -20,7 +20,7 @@ import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { BStr } from '../util/bytes.js';
 import { FatalError, strerror } from '../util/errors.js';
-import { log } from '../util/log.js';
+import { log, logContext } from '../util/log.js';
 import { stderrWireTap, type WireTap } from '../protocol/wiredump.js';
 import { Connection } from './connection.js';
 import { resolveName, resolvePort, ResolveError } from './resolve.js';
@@ -42,6 +42,11 @@ export interface ServeOptions {
   myHostname: BStr;
   /** Wire tap for each new connection (default: stderrWireTap() at -vvv). */
   tapFactory?: () => WireTap | null;
+  /**
+   * The `<id> ` log prefix of a session (csync2 prints its forked child's pid).
+   * Default: our pid for `-iii`, pid + connection number for `-ii`.
+   */
+  sessionId?: (conn: Connection) => number;
   /** A session that rejects: default logs the message at level 0 (csync2's child would print it and exit). */
   onSessionError?: (err: unknown, conn: Connection) => void;
   /** Environment for socket activation (default process.env; LISTEN_* are removed once used). */
@@ -50,24 +55,32 @@ export interface ServeOptions {
   pid?: number;
   /** Where the banner goes (default: stdout). */
   printBanner?: (line: string) => void;
+  /** `-ii` stops listening when this aborts (running sessions go on). */
+  signal?: AbortSignal;
 }
 
 /**
- * `-ii`: listen, print the banner, serve connections concurrently forever.
- * Rejects with FatalError `Server error: <strerror>` when listening (or
- * accepting) fails.
+ * `-ii`: listen, print the banner, serve connections concurrently until
+ * `opts.signal` aborts (csync2 itself never stops). Rejects with FatalError
+ * `Server error: <strerror>` when listening (or accepting) fails.
  */
-export async function serveStandalone(opts: ServeOptions, handler: SessionHandler): Promise<never> {
+export async function serveStandalone(opts: ServeOptions, handler: SessionHandler): Promise<void> {
   const server = await openListener(opts);
   banner(opts);
-  return new Promise<never>((_resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     server.on('connection', (sock: net.Socket) => {
-      void runSession(sock, opts, handler);
+      void runSession(sock, opts, handler, (conn) => process.pid + conn.id);
     });
     server.on('error', (err: Error) => {
       server.close();
       reject(serverError(err));
     });
+    const stop = (): void => {
+      server.close();
+      resolve();
+    };
+    if (opts.signal?.aborted) stop();
+    else opts.signal?.addEventListener('abort', stop, { once: true });
   });
 }
 
@@ -85,7 +98,7 @@ export async function serveOne(opts: ServeOptions, handler: SessionHandler): Pro
       reject(serverError(err));
     });
   });
-  await runSession(sock, opts, handler);
+  await runSession(sock, opts, handler, () => process.pid);
 }
 
 /**
@@ -270,18 +283,23 @@ function serverError(err: unknown): FatalError {
   return new FatalError(`Server error: ${strerror(err)}`);
 }
 
-async function runSession(sock: net.Socket, opts: ServeOptions, handler: SessionHandler): Promise<void> {
+/** One accepted connection, run inside its own log context (so its lines carry its `<id> ` prefix). */
+async function runSession(sock: net.Socket, opts: ServeOptions, handler: SessionHandler,
+  defaultId: (conn: Connection) => number): Promise<void> {
   const peerIp = sock.remoteAddress ?? null;
   const peerPort = sock.remotePort ?? null;
-  log.debug(1, `New connection from ${peerIp ?? '<?>'}:${peerPort ?? '?'}.`);
   const tap = opts.tapFactory ? opts.tapFactory() : stderrWireTap();
   const conn = new Connection(sock, { peerIp, peerPort, tap });
-  try {
-    await handler(conn);
-  } catch (err) {
-    if (opts.onSessionError) opts.onSessionError(err, conn);
-    else log.debug(0, err instanceof Error ? err.message : String(err));
-  } finally {
-    await conn.close().catch(() => undefined);
-  }
+  const sessionId = (opts.sessionId ?? defaultId)(conn);
+  await logContext.run({ sessionId }, async () => {
+    log.debug(1, `New connection from ${peerIp ?? '<?>'}:${peerPort ?? '?'}.`);
+    try {
+      await handler(conn);
+    } catch (err) {
+      if (opts.onSessionError) opts.onSessionError(err, conn);
+      else log.debug(0, err instanceof Error ? err.message : String(err));
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+  });
 }

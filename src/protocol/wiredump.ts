@@ -9,7 +9,7 @@
  */
 import { writeSync } from 'node:fs';
 import type { BStr } from '../util/bytes.js';
-import { log } from '../util/log.js';
+import { log, logContext } from '../util/log.js';
 
 export type WireDirection = 'Local' | 'Peer';
 
@@ -39,12 +39,15 @@ export interface WireTap {
 
 /**
  * The tap csync2 has at -vvv: lines on the logger's fd (stderr). Returns null
- * below level 3 so hot paths skip all formatting work.
+ * below level 3 so hot paths skip all formatting work. Without `sessionPid` the
+ * prefix is the current session's id (logContext, else log.sessionPid), looked
+ * up at each dump.
  */
-export function stderrWireTap(sessionPid = 0): WireTap | null {
+export function stderrWireTap(sessionPid?: number): WireTap | null {
   if (!log.enabled(3)) return null;
   return (dir, bytes) => {
-    const line = Buffer.from(formatWireDump(dir, bytes, sessionPid) + '\n', 'latin1');
+    const pid = sessionPid ?? logContext.getStore()?.sessionId ?? log.sessionPid;
+    const line = Buffer.from(formatWireDump(dir, bytes, pid) + '\n', 'latin1');
     let off = 0;
     while (off < line.length) {
       try {

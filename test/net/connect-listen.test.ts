@@ -10,7 +10,8 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectError, connectToPeer, connectionFailedMessage } from '../../src/net/connect.js';
-import { openListener, serveOne, socketActivationFd } from '../../src/net/listen.js';
+import { openListener, serveOne, serveStandalone, socketActivationFd } from '../../src/net/listen.js';
+import { Connection } from '../../src/net/connection.js';
 import { addressMatches, ipv6Bytes, resolveAddresses, resolvePort, unmapIpv4 } from '../../src/net/resolve.js';
 import { FatalError } from '../../src/util/errors.js';
 import { log } from '../../src/util/log.js';
@@ -173,7 +174,7 @@ test('-iii in-process: wildcard listen on 0.0.0.0, one session, then the port is
   });
   assert.equal(got.error, undefined);
   assert.equal(got.lines[0], 'Listening on 0.0.0.0:31052 as me.');
-  assert.match(got.lines[1]!, new RegExp(`^New connection from ${ME.replace(/\./g, '\\.')}:\\d+\\.$`));
+  assert.match(got.lines[1]!, new RegExp(`^<${process.pid}> New connection from ${ME.replace(/\./g, '\\.')}:\\d+\\.$`));
   assert.deepEqual(lines, [`peer ${ME}`, `hello ${ME}\n`, 'Csync2 daemon running. Waiting for connections.']);
   // The listener was closed after the single accept.
   await new Promise<void>((resolve, reject) => {
@@ -181,6 +182,49 @@ test('-iii in-process: wildcard listen on 0.0.0.0, one session, then the port is
     probe.on('connect', () => { probe.destroy(); reject(new Error('still listening')); });
     probe.on('error', () => resolve());
   });
+});
+
+test('-ii in-process: concurrent sessions, each with its own <id> prefix on log lines and wire dumps', async () => {
+  const stop = new AbortController();
+  const got = await captureLog(3, async () => {
+    const serving = serveStandalone({ port: '31053', bindName: PEER, myHostname: PEER, printBanner: () => {},
+      signal: stop.signal }, async (conn) => {
+      for (;;) {
+        const line = await conn.readLine(100);
+        if (line === null || line === 'BYE') return;
+        log.debug(1, `got ${line}`);
+        await conn.sendLine(`echo ${line}`);
+      }
+    });
+    while (!(await isListening(PEER, 31053))) await sleep(5);
+    const open = async (): Promise<Connection> => {
+      const sock = await connectToPeer(PEER, 31053, { bindName: ME });
+      return new Connection(sock, { peerIp: PEER });
+    };
+    const [c1, c2] = [await open(), await open()];
+    await c1.sendLine('one');
+    await c2.sendLine('two');
+    assert.equal(await c2.readLine(100), 'echo two');
+    assert.equal(await c1.readLine(100), 'echo one');
+    for (const c of [c1, c2]) {
+      await c.sendLine('BYE');
+      assert.equal(await c.readLine(100), null);
+      await c.close();
+    }
+    stop.abort();
+    await serving;
+  });
+  assert.equal(got.error, undefined);
+  const ids = new Set<string>();
+  for (const line of got.lines.filter((l) => l.startsWith('<'))) ids.add(/^<(\d+)> /.exec(line)![1]!);
+  assert.equal(ids.size, 2, got.lines.join('\n'));
+  for (const id of ids) {
+    const mine = got.lines.filter((l) => l.startsWith(`<${id}> `)).map((l) => l.slice(id.length + 3));
+    assert.match(mine[0]!, /^New connection from 127\.0\.10\.41:\d+\.$/);
+    const word = mine.includes('got one') ? 'one' : 'two';
+    assert.deepEqual(mine.slice(1), [`Peer> ${word}\\n`, `got ${word}`, `Local> echo ${word}\\n`, 'Peer> BYE\\n']);
+  }
+  assert.ok(got.lines.includes(`Listening on ${PEER}:31053 as ${PEER}.`));
 });
 
 test('socket activation only when LISTEN_PID is our pid and LISTEN_FDS >= 1', () => {
