@@ -10,6 +10,9 @@ import { CsyncError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { resolveName, resolvePort, ResolveError, type ResolvedAddress } from './resolve.js';
 
+// The daemon's HELLO check needs these too; one import site for "where is the peer".
+export { addressMatches, resolveAddresses, ResolveError } from './resolve.js';
+
 /** The connection to a peer could not be made; `message` is csync2's level-1 reason line. */
 export class ConnectError extends CsyncError {
   constructor(message: BStr, readonly peer: BStr, readonly lastError?: Error) {

@@ -66,6 +66,12 @@ export class LineReader {
     this.eof = true;
     this.notify();
   };
+  private readonly onClose = (): void => {
+    // Bytes the source still holds (we may have paused it) are data, not lost.
+    let chunk: Buffer | string | null;
+    while ((chunk = this.src.read() as Buffer | string | null) !== null) this.onData(chunk);
+    this.onEnd();
+  };
   private readonly onError = (err: Error): void => {
     this.lastError ??= err;
     this.eof = true;
@@ -77,7 +83,7 @@ export class LineReader {
     this.tap = opts.tap ?? null;
     src.on('data', this.onData);
     src.on('end', this.onEnd);
-    src.on('close', this.onEnd);
+    src.on('close', this.onClose);
     src.on('error', this.onError);
     if (src.readableEnded || src.destroyed) this.eof = true;
   }
@@ -208,7 +214,7 @@ export class LineReader {
     this.detached = true;
     this.src.off('data', this.onData);
     this.src.off('end', this.onEnd);
-    this.src.off('close', this.onEnd);
+    this.src.off('close', this.onClose);
     this.src.off('error', this.onError);
     this.src.pause();
     // Keep one listener so a late socket error cannot crash the process.

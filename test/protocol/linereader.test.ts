@@ -219,3 +219,16 @@ test('wire tap sees received lines and 512-byte payload pieces', async () => {
   const payloadBytes = seen.slice(2).reduce((a, s) => a + Number(s.split(':')[1]), 0);
   assert.equal(payloadBytes, 1000);
 });
+
+test('bytes held in a paused source are still delivered when it is destroyed', async () => {
+  const pt = new PassThrough();
+  const r = new LineReader(pt, { highWater: 4 });
+  pt.write('first line\n'); // over highWater: the reader pauses the source
+  await new Promise((res) => setImmediate(res));
+  pt.write('second\n'); // stays in the paused source's own buffer
+  await new Promise((res) => setImmediate(res));
+  pt.destroy();
+  assert.equal(await r.readLine(100), 'first line');
+  assert.equal(await r.readLine(100), 'second');
+  assert.equal(await r.readLine(100), null);
+});
