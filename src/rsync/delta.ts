@@ -23,7 +23,8 @@ import type { Writable } from 'node:stream';
 import { DeltaWriter } from './emit.js';
 import { READ_CHUNK, readHandleChunks } from './fileio.js';
 import { MAX_LITERAL_RUN } from './format.js';
-import { MatchTable } from './matchtable.js';
+import { FILTER_MULT_1, FILTER_MULT_2, MatchTable } from './matchtable.js';
+import { md4RollsumPair, pairWeak } from './md4.js';
 import type { Signature } from './sigload.js';
 import type { DeltaStats } from './stats.js';
 import {
@@ -55,10 +56,20 @@ export class DeltaEncoder {
   private s1 = 0;
   private s2 = 0;
   private ended = false;
+  /** MD4/rollsum signature: windows are hashed in fused pairs (see scan). */
+  private readonly fused: boolean;
+  /** Strong hashes of the last pair: this window's at 0, the next window's at 16. */
+  private readonly pair = new Uint8Array(32);
+  /** Buffer position of the window whose sums the last pair precomputed (-1 = none). */
+  private nextPos = -1;
+  private nextWeak = 0;
+  private readonly multB: number;
 
   constructor(sig: Signature) {
     this.blockLen = sig.blockLen;
     this.rollsum = sig.weak === 'rollsum';
+    this.fused = this.rollsum && sig.hash === 'md4';
+    this.multB = rabinkarpPow(this.blockLen);
     this.table = sig.count > 0 ? new MatchTable(sig) : null;
     // Small to start with (csync2 sends many small files); grows with the input.
     this.buf = new Uint8Array(this.table ? Math.min(MIN_BUFFER, 2 * (this.blockLen + MAX_LITERAL_RUN + 1))
@@ -128,6 +139,7 @@ export class DeltaEncoder {
     this.avail = kept;
     this.pos -= drop;
     this.litStart = 0;
+    if (this.nextPos >= 0) this.nextPos -= drop;
   }
 
   /** A signature without blocks: literals of one block each. */
@@ -139,35 +151,63 @@ export class DeltaEncoder {
     }
   }
 
-  /** The matching loop over [pos, avail); `final` = no more input follows. */
+  /**
+   * The matching loop over [pos, avail); `final` = no more input follows.
+   *
+   * Two fast paths keep the common cases cheap without changing any decision:
+   *  - after a match (a fresh window) in an MD4/rollsum signature, the weak and
+   *    strong sums of this window and the next one are computed in one fused pass
+   *    (md4RollsumPair); in a run of matching blocks the next window is exactly
+   *    the one precomputed;
+   *  - after a miss, a tight loop rolls the window byte by byte and tests only
+   *    the cache-resident filter until some window might match.
+   */
   private scan(final: boolean): void {
     const buf = this.buf, avail = this.avail, B = this.blockLen;
     const table = this.table!;
     const filter = table.filter, shift = table.filterShift;
-    const rollsum = this.rollsum;
+    const rollsum = this.rollsum, fused = this.fused;
     const writer = this.writer;
-    const multB = rabinkarpPow(B);
+    const multB = this.multB;
+    const outWeight = Math.imul(B, ROLLSUM_CHAR_OFFSET);
+    const pair = this.pair;
     let pos = this.pos, litStart = this.litStart, copyPos = this.copyPos, copyLen = this.copyLen;
     let wcount = this.wcount, s1 = this.s1, s2 = this.s2;
     for (;;) {
       const full = pos + B < avail;
       if (!full && !(final && pos < avail)) break;
+      let strongAt = -1; // offset in `pair` of this window's strong hash, when already known
       if (wcount === 0) {
         wcount = full ? B : avail - pos;
+        let d: number;
+        if (full && this.nextPos === pos) {
+          d = this.nextWeak;
+          strongAt = 16;
+        } else if (full && fused && pos + 2 * B < avail) {
+          md4RollsumPair(buf, pos, pos + B, B, pair, 0, 16);
+          d = pairWeak[0];
+          strongAt = 0;
+          this.nextPos = pos + B;
+          this.nextWeak = pairWeak[1];
+        } else if (rollsum) {
+          d = rollsumBlock(buf, pos, wcount);
+        } else {
+          d = rabinkarpBlock(buf, pos, wcount);
+        }
         if (rollsum) {
-          const d = rollsumBlock(buf, pos, wcount);
           s1 = d & 0xffff;
           s2 = d >>> 16;
         } else {
-          s1 = rabinkarpBlock(buf, pos, wcount) | 0;
+          s1 = d | 0;
           s2 = wcount === B ? multB : rabinkarpPow(wcount);
         }
       }
-      let key = rollsum ? mix32((s2 << 16) | (s1 & 0xffff)) : s1;
-      if (key === 0) key = -1;
-      const bit = key >>> shift;
-      if ((filter[bit >>> 5] & (1 << (bit & 31))) !== 0) {
-        const block = table.find(key, buf, pos, wcount);
+      const weak = rollsum ? (s2 << 16) | (s1 & 0xffff) : s1;
+      const bit = Math.imul(weak, FILTER_MULT_1) >>> shift, bit2 = Math.imul(weak, FILTER_MULT_2) >>> shift;
+      if ((filter[bit >>> 5] & (1 << (bit & 31))) !== 0 && (filter[bit2 >>> 5] & (1 << (bit2 & 31))) !== 0) {
+        let key = rollsum ? mix32(weak) : weak;
+        if (key === 0) key = -1;
+        const block = strongAt >= 0 ? table.findStrong(key, pair, strongAt) : table.find(key, buf, pos, wcount);
         if (block >= 0) {
           const at = block * B;
           if (copyLen > 0 && copyPos + copyLen === at) {
@@ -184,26 +224,7 @@ export class DeltaEncoder {
           continue;
         }
       }
-      const out = buf[pos];
-      if (full) {
-        // Roll the window one byte forward.
-        const inb = buf[pos + B];
-        if (rollsum) {
-          s1 = (s1 + inb - out) | 0;
-          s2 = (s2 + s1 - Math.imul(B, out + ROLLSUM_CHAR_OFFSET)) | 0;
-        } else {
-          s1 = (Math.imul(s1, RABINKARP_MULT) + inb - Math.imul(s2, out + RABINKARP_ADJ)) | 0;
-        }
-      } else if (rollsum) {
-        // End of input: the window loses its first byte.
-        s1 = (s1 - out - ROLLSUM_CHAR_OFFSET) | 0;
-        s2 = (s2 - Math.imul(wcount, out + ROLLSUM_CHAR_OFFSET)) | 0;
-        wcount--;
-      } else {
-        wcount--;
-        s2 = Math.imul(s2, RABINKARP_INVM);
-        s1 = (s1 - Math.imul(s2, out + RABINKARP_ADJ)) | 0;
-      }
+      // A miss at pos.
       if (copyLen > 0) {
         writer.copy(copyPos, copyLen);
         copyLen = 0;
@@ -211,7 +232,59 @@ export class DeltaEncoder {
         writer.literal(buf, litStart, pos);
         litStart = pos;
       }
-      pos++;
+      if (!full) {
+        // End of input: the window loses its first byte instead of rolling.
+        const out = buf[pos];
+        if (rollsum) {
+          s1 = (s1 - out - ROLLSUM_CHAR_OFFSET) | 0;
+          s2 = (s2 - Math.imul(wcount, out + ROLLSUM_CHAR_OFFSET)) | 0;
+          wcount--;
+        } else {
+          wcount--;
+          s2 = Math.imul(s2, RABINKARP_INVM);
+          s1 = (s1 - Math.imul(s2, out + RABINKARP_ADJ)) | 0;
+        }
+        pos++;
+        continue;
+      }
+      // Roll on while no window can match: per byte one roll, one filter test and
+      // the 32 KiB literal cut. Stops at a filter hit or where the window is no longer full.
+      const end = avail - B;
+      if (rollsum) {
+        for (;;) {
+          const out = buf[pos], inb = buf[pos + B];
+          s1 = (s1 + inb - out) | 0;
+          s2 = (s2 + s1 - outWeight - Math.imul(out, B)) | 0;
+          pos++;
+          if (pos >= end) break;
+          const w = (s2 << 16) | (s1 & 0xffff);
+          const f = Math.imul(w, FILTER_MULT_1) >>> shift;
+          if ((filter[f >>> 5] & (1 << (f & 31))) !== 0) {
+            const g = Math.imul(w, FILTER_MULT_2) >>> shift;
+            if ((filter[g >>> 5] & (1 << (g & 31))) !== 0) break;
+          }
+          if (pos - litStart >= MAX_LITERAL_RUN) {
+            writer.literal(buf, litStart, pos);
+            litStart = pos;
+          }
+        }
+      } else {
+        for (;;) {
+          const out = buf[pos], inb = buf[pos + B];
+          s1 = (Math.imul(s1, RABINKARP_MULT) + inb - Math.imul(s2, out + RABINKARP_ADJ)) | 0;
+          pos++;
+          if (pos >= end) break;
+          const f = Math.imul(s1, FILTER_MULT_1) >>> shift;
+          if ((filter[f >>> 5] & (1 << (f & 31))) !== 0) {
+            const g = Math.imul(s1, FILTER_MULT_2) >>> shift;
+            if ((filter[g >>> 5] & (1 << (g & 31))) !== 0) break;
+          }
+          if (pos - litStart >= MAX_LITERAL_RUN) {
+            writer.literal(buf, litStart, pos);
+            litStart = pos;
+          }
+        }
+      }
     }
     this.pos = pos; this.litStart = litStart; this.copyPos = copyPos; this.copyLen = copyLen;
     this.wcount = wcount; this.s1 = s1; this.s2 = s2;

@@ -9,22 +9,28 @@
  * - a lookup matches an entry with an equal key whose strong prefix equals the
  *   window's.
  *
- * A one-bit-per-bucket filter, small enough to stay in cache, rejects almost
- * every miss before the table itself is touched: the scanner asks once per byte
- * of unmatched data.
+ * In front of the table sits a small Bloom filter (two bits per entry out of 16
+ * per entry, indexed by two multiplies of the raw weak sum): the scanner asks it
+ * once per byte of unmatched data, and it must reject nearly every window
+ * without touching the table, whose probes miss the cache. The two raw sums
+ * whose keys nozero() merges both get their bits.
  */
 import type { Signature } from './sigload.js';
 import { strongSum } from './strong.js';
 import { mix32 } from './weaksum.js';
 
+/** Filter index multipliers: bit i = Math.imul(weak, FILTER_MULT_i) >>> filterShift. */
+export const FILTER_MULT_1 = 0x9e3779b1 | 0;
+export const FILTER_MULT_2 = 0x85ebca77 | 0;
+const FILTER_BITS_PER_ENTRY = 16;
+
 export class MatchTable {
-  /** filter[key >>> filterShift] bit set when some entry has that key prefix. */
+  /** Bloom filter over raw weak sums (see FILTER_MULT_1/2). */
   readonly filter: Int32Array;
   readonly filterShift: number;
   private readonly mask: number;
-  private readonly keys: Int32Array;
-  /** Block index + 1 of the entry in each bucket; 0 = empty. */
-  private readonly slots: Int32Array;
+  /** Open addressing, interleaved: [2b] = key, [2b + 1] = block index + 1 (0 = empty). */
+  private readonly entries: Int32Array;
   private readonly window = new Uint8Array(32);
   private readonly sig: Signature;
   /** Strong sums computed by lookups (for statistics and tests). */
@@ -34,56 +40,64 @@ export class MatchTable {
     this.sig = sig;
     const size = pow2AtLeast(Math.max(16, sig.count * 2));
     this.mask = size - 1;
-    this.keys = new Int32Array(size);
-    this.slots = new Int32Array(size);
-    const filterBits = pow2AtLeast(Math.max(1024, sig.count * 16));
+    this.entries = new Int32Array(2 * size);
+    const filterBits = pow2AtLeast(Math.max(1024, sig.count * FILTER_BITS_PER_ENTRY));
     this.filter = new Int32Array(filterBits >>> 5);
     this.filterShift = 32 - Math.log2(filterBits);
     const rollsum = sig.weak === 'rollsum';
     for (let i = 0; i < sig.count; i++) {
       const key = entryKey(sig.weakSums[i], rollsum);
-      if (this.findStored(key, i) < 0) this.add(key, i);
+      if (this.findStored(key, i) < 0) this.add(key, i, sig.weakSums[i]);
     }
+  }
+
+  /** False when no entry can have this raw weak sum (the scanner inlines this test). */
+  mayContain(weak: number): boolean {
+    const shift = this.filterShift;
+    const b1 = Math.imul(weak, FILTER_MULT_1) >>> shift, b2 = Math.imul(weak, FILTER_MULT_2) >>> shift;
+    return (this.filter[b1 >>> 5] & (1 << (b1 & 31))) !== 0 && (this.filter[b2 >>> 5] & (1 << (b2 & 31))) !== 0;
   }
 
   /**
    * The block matching the window src[off, off + len) whose weak key is `key`, or -1.
-   * Callers check the filter first (`mayContain`).
+   * The window's strong hash is computed only if some entry has this key.
    */
   find(key: number, src: Uint8Array, off: number, len: number): number {
-    const { keys, slots, mask, sig, window } = this;
-    const strongLen = sig.strongLen;
-    let computed = false;
-    for (let b = key & mask; slots[b] !== 0; b = (b + 1) & mask) {
-      if (keys[b] !== key) continue;
-      if (!computed) {
-        strongSum(sig.hash, src, off, len, window, 0);
+    const { entries, mask } = this;
+    for (let b = key & mask; entries[2 * b + 1] !== 0; b = (b + 1) & mask) {
+      if (entries[2 * b] === key) {
+        strongSum(this.sig.hash, src, off, len, this.window, 0);
         this.strongCalcs++;
-        computed = true;
+        return this.findStrong(key, this.window, 0);
       }
-      const block = slots[b] - 1;
+    }
+    return -1;
+  }
+
+  /** find() for a window whose full strong hash is already known (at strong[off..]). */
+  findStrong(key: number, strong: Uint8Array, off: number): number {
+    const { entries, mask, sig } = this;
+    const strongLen = sig.strongLen;
+    for (let b = key & mask; entries[2 * b + 1] !== 0; b = (b + 1) & mask) {
+      if (entries[2 * b] !== key) continue;
+      const block = entries[2 * b + 1] - 1;
       const stored = block * strongLen;
       let same = true;
       for (let k = 0; k < strongLen; k++) {
-        if (window[k] !== sig.strongSums[stored + k]) { same = false; break; }
+        if (strong[off + k] !== sig.strongSums[stored + k]) { same = false; break; }
       }
       if (same) return block;
     }
     return -1;
   }
 
-  mayContain(key: number): boolean {
-    const bit = key >>> this.filterShift;
-    return (this.filter[bit >>> 5] & (1 << (bit & 31))) !== 0;
-  }
-
   /** An earlier block with the same key and strong sum as block i, or -1. */
   private findStored(key: number, i: number): number {
-    const { keys, slots, mask, sig } = this;
+    const { entries, mask, sig } = this;
     const strongLen = sig.strongLen;
-    for (let b = key & mask; slots[b] !== 0; b = (b + 1) & mask) {
-      if (keys[b] !== key) continue;
-      const block = slots[b] - 1;
+    for (let b = key & mask; entries[2 * b + 1] !== 0; b = (b + 1) & mask) {
+      if (entries[2 * b] !== key) continue;
+      const block = entries[2 * b + 1] - 1;
       let same = true;
       for (let k = 0; k < strongLen; k++) {
         if (sig.strongSums[block * strongLen + k] !== sig.strongSums[i * strongLen + k]) { same = false; break; }
@@ -93,13 +107,25 @@ export class MatchTable {
     return -1;
   }
 
-  private add(key: number, i: number): void {
+  private add(key: number, i: number, weak: number): void {
     let b = key & this.mask;
-    while (this.slots[b] !== 0) b = (b + 1) & this.mask;
-    this.keys[b] = key;
-    this.slots[b] = i + 1;
-    const bit = key >>> this.filterShift;
-    this.filter[bit >>> 5] |= 1 << (bit & 31);
+    while (this.entries[2 * b + 1] !== 0) b = (b + 1) & this.mask;
+    this.entries[2 * b] = key;
+    this.entries[2 * b + 1] = i + 1;
+    if (key === -1) {
+      // nozero() gives two raw sums this key: both must pass the filter.
+      this.setFilter(0);
+      this.setFilter(this.sig.weak === 'rollsum' ? MIX32_OF_MINUS_ONE : -1);
+    } else {
+      this.setFilter(weak);
+    }
+  }
+
+  private setFilter(weak: number): void {
+    for (const mult of [FILTER_MULT_1, FILTER_MULT_2]) {
+      const bit = Math.imul(weak, mult) >>> this.filterShift;
+      this.filter[bit >>> 5] |= 1 << (bit & 31);
+    }
   }
 }
 
@@ -114,3 +140,23 @@ function pow2AtLeast(n: number): number {
   while (p < n) p *= 2;
   return p;
 }
+
+/** The multiplicative inverse of an odd number mod 2^32 (Newton's iteration). */
+function inverse32(a: number): number {
+  let x = a;
+  for (let i = 0; i < 5; i++) x = Math.imul(x, 2 - Math.imul(a, x));
+  return x;
+}
+
+/** mix32 undone: the raw rollsum whose mix32 is h. */
+function unmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, inverse32(0xc2b2ae35 | 0));
+  h ^= (h >>> 13) ^ (h >>> 26);
+  h = Math.imul(h, inverse32(0x85ebca6b | 0));
+  h ^= h >>> 16;
+  return h | 0;
+}
+
+/** The raw rollsum that mix32 maps to 0xffffffff (its key equals that of a raw 0). */
+export const MIX32_OF_MINUS_ONE = unmix32(-1);

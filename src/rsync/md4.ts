@@ -9,6 +9,8 @@
  * aligned scratch buffer: no allocation per call.
  */
 
+import { rollsumBlock, rollsumFinish } from './weaksum.js';
+
 export const MD4_LEN = 16;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -222,6 +224,222 @@ function compress2(w: Int32Array, p: number, q: number, chunks: number): void {
   state2[0] = a2; state2[1] = b2; state2[2] = c2; state2[3] = d2;
 }
 
+/** Raw rollsum byte sums (s1, s2 of block A, then of block B) from compress2R. */
+const sums = new Int32Array(4);
+
+/**
+ * compress2 that also accumulates both blocks' raw rollsum sums from the words it
+ * loads anyway: the rollsum's adds fill slots the MD4 dependency chains leave idle,
+ * so the weak sum of csync2's signatures costs little extra (~20% faster than apart).
+ */
+function compress2R(w: Int32Array, p: number, q: number, chunks: number): void {
+  let a = state[0], b = state[1], c = state[2], d = state[3];
+  let a2 = state2[0], b2 = state2[1], c2 = state2[2], d2 = state2[3];
+  let s1 = sums[0], s2 = sums[1], t1 = sums[2], t2 = sums[3];
+  let x = 0, y = 0, u = 0, v = 0, z = 0;
+  for (let n = 0; n < chunks; n++, p += 16, q += 16) {
+    const aa = a, bb = b, cc = c, dd = d, aa2 = a2, bb2 = b2, cc2 = c2, dd2 = d2;
+      x = w[p + 0];
+      a = (a + (d ^ (b & (c ^ d))) + x) | 0; a = (a << 3) | (a >>> 29);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 0];
+      a2 = (a2 + (d2 ^ (b2 & (c2 ^ d2))) + y) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 1];
+      d = (d + (c ^ (a & (b ^ c))) + x) | 0; d = (d << 7) | (d >>> 25);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 1];
+      d2 = (d2 + (c2 ^ (a2 & (b2 ^ c2))) + y) | 0; d2 = (d2 << 7) | (d2 >>> 25);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 2];
+      c = (c + (b ^ (d & (a ^ b))) + x) | 0; c = (c << 11) | (c >>> 21);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 2];
+      c2 = (c2 + (b2 ^ (d2 & (a2 ^ b2))) + y) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 3];
+      b = (b + (a ^ (c & (d ^ a))) + x) | 0; b = (b << 19) | (b >>> 13);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 3];
+      b2 = (b2 + (a2 ^ (c2 & (d2 ^ a2))) + y) | 0; b2 = (b2 << 19) | (b2 >>> 13);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 4];
+      a = (a + (d ^ (b & (c ^ d))) + x) | 0; a = (a << 3) | (a >>> 29);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 4];
+      a2 = (a2 + (d2 ^ (b2 & (c2 ^ d2))) + y) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 5];
+      d = (d + (c ^ (a & (b ^ c))) + x) | 0; d = (d << 7) | (d >>> 25);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 5];
+      d2 = (d2 + (c2 ^ (a2 & (b2 ^ c2))) + y) | 0; d2 = (d2 << 7) | (d2 >>> 25);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 6];
+      c = (c + (b ^ (d & (a ^ b))) + x) | 0; c = (c << 11) | (c >>> 21);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 6];
+      c2 = (c2 + (b2 ^ (d2 & (a2 ^ b2))) + y) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 7];
+      b = (b + (a ^ (c & (d ^ a))) + x) | 0; b = (b << 19) | (b >>> 13);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 7];
+      b2 = (b2 + (a2 ^ (c2 & (d2 ^ a2))) + y) | 0; b2 = (b2 << 19) | (b2 >>> 13);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 8];
+      a = (a + (d ^ (b & (c ^ d))) + x) | 0; a = (a << 3) | (a >>> 29);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 8];
+      a2 = (a2 + (d2 ^ (b2 & (c2 ^ d2))) + y) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 9];
+      d = (d + (c ^ (a & (b ^ c))) + x) | 0; d = (d << 7) | (d >>> 25);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 9];
+      d2 = (d2 + (c2 ^ (a2 & (b2 ^ c2))) + y) | 0; d2 = (d2 << 7) | (d2 >>> 25);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 10];
+      c = (c + (b ^ (d & (a ^ b))) + x) | 0; c = (c << 11) | (c >>> 21);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 10];
+      c2 = (c2 + (b2 ^ (d2 & (a2 ^ b2))) + y) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 11];
+      b = (b + (a ^ (c & (d ^ a))) + x) | 0; b = (b << 19) | (b >>> 13);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 11];
+      b2 = (b2 + (a2 ^ (c2 & (d2 ^ a2))) + y) | 0; b2 = (b2 << 19) | (b2 >>> 13);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 12];
+      a = (a + (d ^ (b & (c ^ d))) + x) | 0; a = (a << 3) | (a >>> 29);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 12];
+      a2 = (a2 + (d2 ^ (b2 & (c2 ^ d2))) + y) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 13];
+      d = (d + (c ^ (a & (b ^ c))) + x) | 0; d = (d << 7) | (d >>> 25);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 13];
+      d2 = (d2 + (c2 ^ (a2 & (b2 ^ c2))) + y) | 0; d2 = (d2 << 7) | (d2 >>> 25);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 14];
+      c = (c + (b ^ (d & (a ^ b))) + x) | 0; c = (c << 11) | (c >>> 21);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 14];
+      c2 = (c2 + (b2 ^ (d2 & (a2 ^ b2))) + y) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      x = w[p + 15];
+      b = (b + (a ^ (c & (d ^ a))) + x) | 0; b = (b << 19) | (b >>> 13);
+      u = x & 255; v = (x >>> 8) & 255; z = (x >>> 16) & 255; x >>>= 24;
+      s2 = (s2 + (s1 << 2) + 4 * u + 3 * v + 2 * z + x) | 0; s1 = (s1 + u + v + z + x) | 0;
+      y = w[q + 15];
+      b2 = (b2 + (a2 ^ (c2 & (d2 ^ a2))) + y) | 0; b2 = (b2 << 19) | (b2 >>> 13);
+      u = y & 255; v = (y >>> 8) & 255; z = (y >>> 16) & 255; y >>>= 24;
+      t2 = (t2 + (t1 << 2) + 4 * u + 3 * v + 2 * z + y) | 0; t1 = (t1 + u + v + z + y) | 0;
+      a = (a + ((b & c) | ((b | c) & d)) + w[p + 0] + 0x5a827999) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + ((b2 & c2) | ((b2 | c2) & d2)) + w[q + 0] + 0x5a827999) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + ((a & b) | ((a | b) & c)) + w[p + 4] + 0x5a827999) | 0; d = (d << 5) | (d >>> 27);
+      d2 = (d2 + ((a2 & b2) | ((a2 | b2) & c2)) + w[q + 4] + 0x5a827999) | 0; d2 = (d2 << 5) | (d2 >>> 27);
+      c = (c + ((d & a) | ((d | a) & b)) + w[p + 8] + 0x5a827999) | 0; c = (c << 9) | (c >>> 23);
+      c2 = (c2 + ((d2 & a2) | ((d2 | a2) & b2)) + w[q + 8] + 0x5a827999) | 0; c2 = (c2 << 9) | (c2 >>> 23);
+      b = (b + ((c & d) | ((c | d) & a)) + w[p + 12] + 0x5a827999) | 0; b = (b << 13) | (b >>> 19);
+      b2 = (b2 + ((c2 & d2) | ((c2 | d2) & a2)) + w[q + 12] + 0x5a827999) | 0; b2 = (b2 << 13) | (b2 >>> 19);
+      a = (a + ((b & c) | ((b | c) & d)) + w[p + 1] + 0x5a827999) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + ((b2 & c2) | ((b2 | c2) & d2)) + w[q + 1] + 0x5a827999) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + ((a & b) | ((a | b) & c)) + w[p + 5] + 0x5a827999) | 0; d = (d << 5) | (d >>> 27);
+      d2 = (d2 + ((a2 & b2) | ((a2 | b2) & c2)) + w[q + 5] + 0x5a827999) | 0; d2 = (d2 << 5) | (d2 >>> 27);
+      c = (c + ((d & a) | ((d | a) & b)) + w[p + 9] + 0x5a827999) | 0; c = (c << 9) | (c >>> 23);
+      c2 = (c2 + ((d2 & a2) | ((d2 | a2) & b2)) + w[q + 9] + 0x5a827999) | 0; c2 = (c2 << 9) | (c2 >>> 23);
+      b = (b + ((c & d) | ((c | d) & a)) + w[p + 13] + 0x5a827999) | 0; b = (b << 13) | (b >>> 19);
+      b2 = (b2 + ((c2 & d2) | ((c2 | d2) & a2)) + w[q + 13] + 0x5a827999) | 0; b2 = (b2 << 13) | (b2 >>> 19);
+      a = (a + ((b & c) | ((b | c) & d)) + w[p + 2] + 0x5a827999) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + ((b2 & c2) | ((b2 | c2) & d2)) + w[q + 2] + 0x5a827999) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + ((a & b) | ((a | b) & c)) + w[p + 6] + 0x5a827999) | 0; d = (d << 5) | (d >>> 27);
+      d2 = (d2 + ((a2 & b2) | ((a2 | b2) & c2)) + w[q + 6] + 0x5a827999) | 0; d2 = (d2 << 5) | (d2 >>> 27);
+      c = (c + ((d & a) | ((d | a) & b)) + w[p + 10] + 0x5a827999) | 0; c = (c << 9) | (c >>> 23);
+      c2 = (c2 + ((d2 & a2) | ((d2 | a2) & b2)) + w[q + 10] + 0x5a827999) | 0; c2 = (c2 << 9) | (c2 >>> 23);
+      b = (b + ((c & d) | ((c | d) & a)) + w[p + 14] + 0x5a827999) | 0; b = (b << 13) | (b >>> 19);
+      b2 = (b2 + ((c2 & d2) | ((c2 | d2) & a2)) + w[q + 14] + 0x5a827999) | 0; b2 = (b2 << 13) | (b2 >>> 19);
+      a = (a + ((b & c) | ((b | c) & d)) + w[p + 3] + 0x5a827999) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + ((b2 & c2) | ((b2 | c2) & d2)) + w[q + 3] + 0x5a827999) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + ((a & b) | ((a | b) & c)) + w[p + 7] + 0x5a827999) | 0; d = (d << 5) | (d >>> 27);
+      d2 = (d2 + ((a2 & b2) | ((a2 | b2) & c2)) + w[q + 7] + 0x5a827999) | 0; d2 = (d2 << 5) | (d2 >>> 27);
+      c = (c + ((d & a) | ((d | a) & b)) + w[p + 11] + 0x5a827999) | 0; c = (c << 9) | (c >>> 23);
+      c2 = (c2 + ((d2 & a2) | ((d2 | a2) & b2)) + w[q + 11] + 0x5a827999) | 0; c2 = (c2 << 9) | (c2 >>> 23);
+      b = (b + ((c & d) | ((c | d) & a)) + w[p + 15] + 0x5a827999) | 0; b = (b << 13) | (b >>> 19);
+      b2 = (b2 + ((c2 & d2) | ((c2 | d2) & a2)) + w[q + 15] + 0x5a827999) | 0; b2 = (b2 << 13) | (b2 >>> 19);
+      a = (a + (b ^ c ^ d) + w[p + 0] + 0x6ed9eba1) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + (b2 ^ c2 ^ d2) + w[q + 0] + 0x6ed9eba1) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + (a ^ b ^ c) + w[p + 8] + 0x6ed9eba1) | 0; d = (d << 9) | (d >>> 23);
+      d2 = (d2 + (a2 ^ b2 ^ c2) + w[q + 8] + 0x6ed9eba1) | 0; d2 = (d2 << 9) | (d2 >>> 23);
+      c = (c + (d ^ a ^ b) + w[p + 4] + 0x6ed9eba1) | 0; c = (c << 11) | (c >>> 21);
+      c2 = (c2 + (d2 ^ a2 ^ b2) + w[q + 4] + 0x6ed9eba1) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      b = (b + (c ^ d ^ a) + w[p + 12] + 0x6ed9eba1) | 0; b = (b << 15) | (b >>> 17);
+      b2 = (b2 + (c2 ^ d2 ^ a2) + w[q + 12] + 0x6ed9eba1) | 0; b2 = (b2 << 15) | (b2 >>> 17);
+      a = (a + (b ^ c ^ d) + w[p + 2] + 0x6ed9eba1) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + (b2 ^ c2 ^ d2) + w[q + 2] + 0x6ed9eba1) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + (a ^ b ^ c) + w[p + 10] + 0x6ed9eba1) | 0; d = (d << 9) | (d >>> 23);
+      d2 = (d2 + (a2 ^ b2 ^ c2) + w[q + 10] + 0x6ed9eba1) | 0; d2 = (d2 << 9) | (d2 >>> 23);
+      c = (c + (d ^ a ^ b) + w[p + 6] + 0x6ed9eba1) | 0; c = (c << 11) | (c >>> 21);
+      c2 = (c2 + (d2 ^ a2 ^ b2) + w[q + 6] + 0x6ed9eba1) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      b = (b + (c ^ d ^ a) + w[p + 14] + 0x6ed9eba1) | 0; b = (b << 15) | (b >>> 17);
+      b2 = (b2 + (c2 ^ d2 ^ a2) + w[q + 14] + 0x6ed9eba1) | 0; b2 = (b2 << 15) | (b2 >>> 17);
+      a = (a + (b ^ c ^ d) + w[p + 1] + 0x6ed9eba1) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + (b2 ^ c2 ^ d2) + w[q + 1] + 0x6ed9eba1) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + (a ^ b ^ c) + w[p + 9] + 0x6ed9eba1) | 0; d = (d << 9) | (d >>> 23);
+      d2 = (d2 + (a2 ^ b2 ^ c2) + w[q + 9] + 0x6ed9eba1) | 0; d2 = (d2 << 9) | (d2 >>> 23);
+      c = (c + (d ^ a ^ b) + w[p + 5] + 0x6ed9eba1) | 0; c = (c << 11) | (c >>> 21);
+      c2 = (c2 + (d2 ^ a2 ^ b2) + w[q + 5] + 0x6ed9eba1) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      b = (b + (c ^ d ^ a) + w[p + 13] + 0x6ed9eba1) | 0; b = (b << 15) | (b >>> 17);
+      b2 = (b2 + (c2 ^ d2 ^ a2) + w[q + 13] + 0x6ed9eba1) | 0; b2 = (b2 << 15) | (b2 >>> 17);
+      a = (a + (b ^ c ^ d) + w[p + 3] + 0x6ed9eba1) | 0; a = (a << 3) | (a >>> 29);
+      a2 = (a2 + (b2 ^ c2 ^ d2) + w[q + 3] + 0x6ed9eba1) | 0; a2 = (a2 << 3) | (a2 >>> 29);
+      d = (d + (a ^ b ^ c) + w[p + 11] + 0x6ed9eba1) | 0; d = (d << 9) | (d >>> 23);
+      d2 = (d2 + (a2 ^ b2 ^ c2) + w[q + 11] + 0x6ed9eba1) | 0; d2 = (d2 << 9) | (d2 >>> 23);
+      c = (c + (d ^ a ^ b) + w[p + 7] + 0x6ed9eba1) | 0; c = (c << 11) | (c >>> 21);
+      c2 = (c2 + (d2 ^ a2 ^ b2) + w[q + 7] + 0x6ed9eba1) | 0; c2 = (c2 << 11) | (c2 >>> 21);
+      b = (b + (c ^ d ^ a) + w[p + 15] + 0x6ed9eba1) | 0; b = (b << 15) | (b >>> 17);
+      b2 = (b2 + (c2 ^ d2 ^ a2) + w[q + 15] + 0x6ed9eba1) | 0; b2 = (b2 << 15) | (b2 >>> 17);
+
+    a = (a + aa) | 0; b = (b + bb) | 0; c = (c + cc) | 0; d = (d + dd) | 0;
+    a2 = (a2 + aa2) | 0; b2 = (b2 + bb2) | 0; c2 = (c2 + cc2) | 0; d2 = (d2 + dd2) | 0;
+  }
+  state[0] = a; state[1] = b; state[2] = c; state[3] = d;
+  state2[0] = a2; state2[1] = b2; state2[2] = c2; state2[3] = d2;
+  sums[0] = s1; sums[1] = s2; sums[2] = t1; sums[3] = t2;
+}
+
 /** Writes MD4(src[off, off + len)) into out[outOff, outOff + 16). */
 export function md4(src: Uint8Array, off: number, len: number, out: Uint8Array, outOff: number): void {
   initState(state);
@@ -262,6 +480,47 @@ export function md4Pair(src: Uint8Array, offA: number, offB: number, len: number
   state[0] = savedB0; state[1] = savedB1; state[2] = savedB2; state[3] = savedB3;
   finish(src, offB + whole, len, out, outB);
 }
+
+/** The rollsum digests of the two blocks of the last md4RollsumPair call. */
+export const pairWeak = new Uint32Array(2);
+
+/**
+ * MD4 and rollsum of two equally long blocks in one pass (the csync2 signature and
+ * matched-run delta hot path): digests into out at outA/outB, weak sums into
+ * pairWeak. Unaligned blocks are copied to aligned scratch first (cheap next to hashing).
+ */
+export function md4RollsumPair(src: Uint8Array, offA: number, offB: number, len: number,
+  out: Uint8Array, outA: number, outB: number): void {
+  const whole = len & ~63;
+  let w: Int32Array, p: number, q: number;
+  const startA = src.byteOffset + offA, startB = src.byteOffset + offB;
+  if (LITTLE_ENDIAN && ((startA | startB) & 3) === 0) {
+    w = wordsOf(src.buffer); p = startA >>> 2; q = startB >>> 2;
+  } else if (LITTLE_ENDIAN && 2 * whole <= SCRATCH_BYTES) {
+    pairScratch.set(src.subarray(offA, offA + whole), 0);
+    pairScratch.set(src.subarray(offB, offB + whole), whole);
+    w = pairScratchWords; p = 0; q = whole >>> 2;
+  } else {
+    md4(src, offA, len, out, outA);
+    md4(src, offB, len, out, outB);
+    pairWeak[0] = rollsumBlock(src, offA, len);
+    pairWeak[1] = rollsumBlock(src, offB, len);
+    return;
+  }
+  initState(state);
+  initState(state2);
+  sums.fill(0);
+  if (whole > 0) compress2R(w, p, q, whole >>> 6);
+  pairWeak[0] = rollsumFinish(sums[0], sums[1], src, offA + whole, offA + len, len);
+  pairWeak[1] = rollsumFinish(sums[2], sums[3], src, offB + whole, offB + len, len);
+  const savedB0 = state2[0], savedB1 = state2[1], savedB2 = state2[2], savedB3 = state2[3];
+  finish(src, offA + whole, len, out, outA);
+  state[0] = savedB0; state[1] = savedB1; state[2] = savedB2; state[3] = savedB3;
+  finish(src, offB + whole, len, out, outB);
+}
+
+const pairScratch = new Uint8Array(SCRATCH_BYTES);
+const pairScratchWords = new Int32Array(pairScratch.buffer);
 
 function initState(st: Int32Array): void {
   st[0] = 0x67452301; st[1] = 0xefcdab89 | 0; st[2] = 0x98badcfe | 0; st[3] = 0x10325476;

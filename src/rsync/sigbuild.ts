@@ -6,7 +6,7 @@
 import { open } from 'node:fs/promises';
 import { MAX_STRONG_LEN } from './format.js';
 import { READ_CHUNK, readHandleChunks } from './fileio.js';
-import { md4Pair } from './md4.js';
+import { md4Pair, md4RollsumPair, pairWeak } from './md4.js';
 import { resolveSigParams, type SigOptions, type SigParams } from './sigparams.js';
 import { strongSum } from './strong.js';
 import { rabinkarpBlock, rollsumBlock } from './weaksum.js';
@@ -85,18 +85,25 @@ export class SignatureBuilder {
     const digest = this.digest;
     let i = 0;
     if (hash === 'md4') {
-      // Pairs of blocks share one interleaved MD4 run.
+      // Pairs of blocks share one interleaved MD4 run (with the rollsum folded in).
+      const fused = weak === 'rollsum';
+      const full = this.fullStrong;
       for (; i + 1 < count; i += 2) {
         const a = off + i * len, o = outOff + i * entryLen;
-        if (this.fullStrong) {
-          md4Pair(src, a, a + len, len, out, o + 4, o + entryLen + 4);
+        const dst = full ? out : digest, da = full ? o + 4 : 0, db = full ? o + entryLen + 4 : 16;
+        if (fused) {
+          md4RollsumPair(src, a, a + len, len, dst, da, db);
+          writeU32(out, o, pairWeak[0]);
+          writeU32(out, o + entryLen, pairWeak[1]);
         } else {
-          md4Pair(src, a, a + len, len, digest, 0, 16);
+          md4Pair(src, a, a + len, len, dst, da, db);
+          writeU32(out, o, rabinkarpBlock(src, a, len));
+          writeU32(out, o + entryLen, rabinkarpBlock(src, a + len, len));
+        }
+        if (!full) {
           out.set(digest.subarray(0, strongLen), o + 4);
           out.set(digest.subarray(16, 16 + strongLen), o + entryLen + 4);
         }
-        writeU32(out, o, weak === 'rollsum' ? rollsumBlock(src, a, len) : rabinkarpBlock(src, a, len));
-        writeU32(out, o + entryLen, weak === 'rollsum' ? rollsumBlock(src, a + len, len) : rabinkarpBlock(src, a + len, len));
       }
     }
     for (; i < count; i++) {

@@ -65,6 +65,21 @@ export function rollsumBlock(src: Uint8Array, off: number, len: number): number 
   return ((s2 << 16) | s1) >>> 0;
 }
 
+/**
+ * Finishes a rollsum whose raw byte sums (without the char offset) over the first
+ * bytes of a len-byte block are s1/s2: adds src[from, to) and the offset terms.
+ */
+export function rollsumFinish(s1: number, s2: number, src: Uint8Array, from: number, to: number, len: number): number {
+  for (let i = from; i < to; i++) {
+    s1 = (s1 + src[i]) | 0;
+    s2 = (s2 + s1) | 0;
+  }
+  const tri = len % 2 === 0 ? Math.imul(len / 2, len + 1) : Math.imul(len, (len + 1) / 2);
+  s1 = (s1 + Math.imul(len, ROLLSUM_CHAR_OFFSET)) & 0xffff;
+  s2 = (s2 + Math.imul(tri, ROLLSUM_CHAR_OFFSET)) & 0xffff;
+  return ((s2 << 16) | s1) >>> 0;
+}
+
 /** RabinKarp digest of src[off, off + len), starting from the seed. */
 export function rabinkarpBlock(src: Uint8Array, off: number, len: number): number {
   let h = RABINKARP_SEED;

@@ -86,3 +86,20 @@ test('deltaFile writes the same bytes to an fd and to a stream', async () => {
     cleanup();
   }
 });
+
+test('weak sums whose keys nozero() merges find each other\'s blocks, like librsync\'s hash table', async () => {
+  const { MatchTable, MIX32_OF_MINUS_ONE, entryKey } = await import('../../src/rsync/matchtable.js');
+  const { mix32 } = await import('../../src/rsync/weaksum.js');
+  assert.equal(mix32(MIX32_OF_MINUS_ONE), -1);
+  const strong = Buffer.alloc(16, 0xab);
+  for (const [weak, stored, other] of [['rollsum', 0, MIX32_OF_MINUS_ONE], ['rollsum', MIX32_OF_MINUS_ONE, 0], ['rabinkarp', -1, 0]] as const) {
+    const sig = {
+      magic: 0, hash: 'md4' as const, weak, blockLen: 2048, strongLen: 16, count: 2,
+      weakSums: new Int32Array([12345, stored]), strongSums: Buffer.concat([Buffer.alloc(16), strong]),
+    };
+    const table = new MatchTable(sig);
+    assert.ok(table.mayContain(other), `${weak}: the merged raw sum passes the filter`);
+    assert.equal(table.findStrong(entryKey(other, weak === 'rollsum'), strong, 0), 1);
+    assert.equal(table.findStrong(entryKey(other, weak === 'rollsum'), Buffer.alloc(16, 1), 0), -1);
+  }
+});
