@@ -57,7 +57,8 @@ export async function run(argv: BStr[] = rawArgs()): Promise<number> {
     configureLogger(opts);
 
     if (opts.mode === 'server' || opts.mode === 'single' || opts.mode === 'inetd') {
-      throw new FatalError('csync2-ts: the daemon modes (-i, -ii, -iii) are not implemented yet.');
+      const { runServer } = await import('../server/main.js');
+      return await runServer(opts);
     }
     log.printTime();
 
@@ -211,16 +212,18 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
       if (opts.groupList !== null) throw new FatalError('Never run -R with -G!');
       local.removeOld(ctx);
       return -1;
-    case 'test':
-      throw new FatalError('csync2-ts: -T is not implemented yet.');
+    case 'test': {
+      const { testSync } = await import('../sync/compare.js');
+      return testSync(opts, ctx);
+    }
     default:
       throw new FatalError(`csync2-ts: mode ${opts.mode} is not implemented yet.`);
   }
 }
 
-async function update(_opts: Options, _ctx: RunContext, _names: BStr[] | null): Promise<number> {
-  // The network update (-u, -x, -cu) comes with the client issue.
-  throw new FatalError('csync2-ts: updating peers (-u, -x) is not implemented yet.');
+async function update(opts: Options, ctx: RunContext, names: BStr[] | null): Promise<number> {
+  const { updatePeers } = await import('../sync/update.js');
+  return updatePeers(opts, ctx, names);
 }
 
 /** The common ending of main(). */
