@@ -177,12 +177,19 @@ test('socket activation (Accept=no): fd 3 is served, sessions run concurrently',
     };
     const slow = await open();
     const fast = await open();
-    const t0 = Date.now();
+    // Both sessions are up (the child may still have been starting when we connected).
+    for (const c of [slow, fast]) {
+      await c.sendLine('WHO');
+      assert.equal(await c.readLine(REPLY_LINE_MAX), `${CLIENT} plain -`);
+    }
+    const order: string[] = [];
     await slow.sendLine('WAIT');
     await fast.sendLine('WHO');
-    assert.equal(await fast.readLine(REPLY_LINE_MAX), `${CLIENT} plain -`);
-    assert.ok(Date.now() - t0 < 250, 'the second session is not queued behind the first');
-    assert.equal(await slow.readLine(REPLY_LINE_MAX), 'waited');
+    await Promise.all([
+      slow.readLine(REPLY_LINE_MAX).then((l) => order.push(`slow ${l}`)),
+      fast.readLine(REPLY_LINE_MAX).then((l) => order.push(`fast ${l}`)),
+    ]);
+    assert.deepEqual(order, [`fast ${CLIENT} plain -`, 'slow waited'], 'the second session is not queued behind the first');
     for (const c of [slow, fast]) {
       await c.sendLine('BYE');
       assert.equal(await c.readLine(REPLY_LINE_MAX), OK_CU_LATER);
