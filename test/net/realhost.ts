@@ -1,12 +1,15 @@
 /**
  * Small fixtures for the transport interop tests: a host directory for the real
- * csync2 (config, key, openssl certificate, database dir) and a real daemon
- * started on a 127.0.10.x address and a port from 31000-31099.
+ * csync2 (config, key, certificate, database dir) and a real daemon started on a
+ * 127.0.10.x address and a port from 31000-31099. Certificates come from the
+ * shared test pool (our generator); openssl makes the special ones (other DN,
+ * 1024-bit, replacements), which also checks that both kinds interoperate.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostCertificate } from '../helpers/certs.js';
 import { isListening, sleep } from '../helpers/net.js';
 import { REAL_CSYNC2 } from '../helpers/paths.js';
 import type { ProcessTracker, TrackedProcess } from '../helpers/procs.js';
@@ -54,7 +57,14 @@ export class HostDirs {
       writeFileSync(join(host.etc, 'csync2.cfg'),
         `${nossl}group g { host ${addrs.join(' ')}; key ${keyFile}; include ${host.data}; }\n`);
       if (!opts.plain) {
-        makeCert(host.etc, opts.dn?.[addr] ?? MAKE_CERT_DN, opts.bits);
+        if (opts.dn?.[addr] !== undefined || opts.bits !== undefined) {
+          makeCert(host.etc, opts.dn?.[addr] ?? MAKE_CERT_DN, opts.bits);
+        } else {
+          // The shared pool (our generator, `make cert` DN): distinct per host index, no keygen cost.
+          const pooled = hostCertificate(this.hosts.length);
+          writeFileSync(join(host.etc, 'csync2_ssl_key.pem'), pooled.keyPem, { mode: 0o600 });
+          writeFileSync(join(host.etc, 'csync2_ssl_cert.pem'), pooled.certPem);
+        }
         host.certPem = readFileSync(join(host.etc, 'csync2_ssl_cert.pem'), 'latin1');
       }
       this.hosts.push(host);
