@@ -13,18 +13,15 @@
  * file beside it and renamed only on success.
  */
 import { closeSync, fstatSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { RsyncError } from '../util/errors.js';
-import { DeltaEncoder, writeAll } from './delta.js';
 import { RS_RESULT, type RsyncErrorKind } from './errors.js';
-import { readHandleChunks } from './fileio.js';
 import type { StrongHash, WeakSum } from './format.js';
-import { patchToFile, type PatchSink } from './patch.js';
-import { SignatureBuilder } from './sigbuild.js';
-import { parseSignature } from './sigload.js';
-import { resolveSigParams } from './sigparams.js';
+import type { PatchSink } from './patch.js';
 import type { DeltaStats } from './stats.js';
+
+// Each action imports only the modules it needs (see main): startup time is most
+// of a small run.
 
 const RS_IO_ERROR = 100;
 const RS_SYNTAX_ERROR = 101;
@@ -176,6 +173,8 @@ async function* readInput(path: string | null): AsyncGenerator<Uint8Array> {
     yield* process.stdin as AsyncIterable<Buffer>;
     return;
   }
+  const { open } = await import('node:fs/promises');
+  const { readHandleChunks } = await import('./fileio.js');
   let fh;
   try {
     fh = await open(path, 'r');
@@ -224,6 +223,9 @@ async function signature(args: Args): Promise<void> {
   if (args.hash !== 'blake2' && args.hash !== 'md4') throw usage(`Unknown hash algorithm '${args.hash}'.`);
   if (args.rollsum !== 'rabinkarp' && args.rollsum !== 'rollsum') throw usage(`Unknown rollsum algorithm '${args.rollsum}'.`);
   const basis = inputPath(basisName);
+  const { resolveSigParams } = await import('./sigparams.js');
+  const { SignatureBuilder } = await import('./sigbuild.js');
+  const { writeAll } = await import('./fileio.js');
   const params = resolveSigParams({
     hash: args.hash as StrongHash, weak: args.rollsum as WeakSum, blockLen: args.blockLen, strongLen: args.strongLen,
   }, sizeOf(basis));
@@ -254,6 +256,9 @@ async function delta(args: Args): Promise<void> {
   const [sigName, newName, deltaName, extra] = args.rest;
   if (sigName === undefined) throw usage('Usage for delta: csync2-rdiff [OPTIONS] delta SIGNATURE [NEWFILE [DELTA]]');
   if (extra !== undefined) throw usage('Too many arguments.');
+  const { parseSignature } = await import('./sigload.js');
+  const { DeltaEncoder } = await import('./delta.js');
+  const { writeAll } = await import('./fileio.js');
   const sig = parseSignature(await collect(readInput(inputPath(sigName))));
   const output = new Output(deltaName, args.force);
   try {
@@ -283,6 +288,7 @@ async function patch(args: Args): Promise<void> {
   } catch (err) {
     throw new ExitError(`Error opening "${basisName}" for read: ${(err as Error).message}`, RS_IO_ERROR);
   }
+  const { patchToFile } = await import('./patch.js');
   const output = new Output(newName, args.force);
   try {
     const stats = await patchToFile(basisName, readInput(inputPath(deltaName)), output.sink);

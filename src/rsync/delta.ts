@@ -17,11 +17,9 @@
  * Memory: the unscanned input plus at most 32 KiB of pending literal and one
  * block, never the whole file.
  */
-import { write as fsWrite } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
 import { DeltaWriter } from './emit.js';
-import { READ_CHUNK, readHandleChunks } from './fileio.js';
+import { READ_CHUNK, readHandleChunks, writeAll, type DeltaSink } from './fileio.js';
 import { MAX_LITERAL_RUN } from './format.js';
 import { FILTER_MULT_1, FILTER_MULT_2, MatchTable } from './matchtable.js';
 import { md4RollsumPair, pairWeak } from './md4.js';
@@ -298,8 +296,6 @@ export async function* deltaStream(sig: Signature, input: AsyncIterable<Uint8Arr
   yield* encoder.end();
 }
 
-/** Where deltaFile writes: a file descriptor (written at its current offset) or a stream. */
-export type DeltaSink = number | Writable;
 
 /** Writes the delta of the file at newPath against sig to `out`. Resolves when all is written. */
 export async function deltaFile(sig: Signature, newPath: string | Buffer, out: DeltaSink): Promise<void> {
@@ -309,29 +305,5 @@ export async function deltaFile(sig: Signature, newPath: string | Buffer, out: D
     await writeAll(deltaStream(sig, readHandleChunks(fh, Math.min(READ_CHUNK, Math.max(size, 1)))), out);
   } finally {
     await fh.close();
-  }
-}
-
-/** Drains `parts` into an fd or a Writable, respecting the stream's backpressure. */
-export async function writeAll(parts: AsyncIterable<Uint8Array>, out: DeltaSink): Promise<void> {
-  if (typeof out === 'number') {
-    for await (const part of parts) {
-      for (let off = 0; off < part.length;) {
-        off += await new Promise<number>((resolve, reject) => {
-          fsWrite(out, part, off, part.length - off, null, (err, n) => (err ? reject(err) : resolve(n)));
-        });
-      }
-    }
-    return;
-  }
-  for await (const part of parts) {
-    if (!out.write(part)) {
-      await new Promise<void>((resolve, reject) => {
-        const onDrain = (): void => { out.off('error', onError); resolve(); };
-        const onError = (err: Error): void => { out.off('drain', onDrain); reject(err); };
-        out.once('drain', onDrain);
-        out.once('error', onError);
-      });
-    }
   }
 }

@@ -2,7 +2,9 @@
  * Reading a file in large chunks with one read always in flight, so the disk
  * (or page cache copy) overlaps with hashing the previous chunk.
  */
+import { write as fsWrite } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 
 /** Default read size: large enough that per-read overhead vanishes, small enough for flat RSS. */
 export const READ_CHUNK = 1 << 20;
@@ -30,5 +32,32 @@ export async function* readHandleChunks(fh: FileHandle, chunkSize = READ_CHUNK):
   } finally {
     // The consumer may stop early: never leave a read running into a closed handle.
     await inFlight.catch(() => undefined);
+  }
+}
+
+/** Where deltas and signatures are written: a file descriptor (at its current offset) or a stream. */
+export type DeltaSink = number | Writable;
+
+/** Drains `parts` into an fd or a Writable, respecting the stream's backpressure. */
+export async function writeAll(parts: AsyncIterable<Uint8Array>, out: DeltaSink): Promise<void> {
+  if (typeof out === 'number') {
+    for await (const part of parts) {
+      for (let off = 0; off < part.length;) {
+        off += await new Promise<number>((resolve, reject) => {
+          fsWrite(out, part, off, part.length - off, null, (err, n) => (err ? reject(err) : resolve(n)));
+        });
+      }
+    }
+    return;
+  }
+  for await (const part of parts) {
+    if (!out.write(part)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => { out.off('error', onError); resolve(); };
+        const onError = (err: Error): void => { out.off('drain', onDrain); reject(err); };
+        out.once('drain', onDrain);
+        out.once('error', onError);
+      });
+    }
   }
 }

@@ -16,8 +16,9 @@ export { minStrongLen, recommendedBlockLen, resolveSigParams } from './sigparams
 export { SignatureBuilder, signatureOfFile, signatureStream } from './sigbuild.js';
 export type { Signature } from './sigload.js';
 export { parseSignature, SignatureLoader } from './sigload.js';
-export type { DeltaSink } from './delta.js';
-export { DeltaEncoder, deltaFile, deltaStream, writeAll } from './delta.js';
+export type { DeltaSink } from './fileio.js';
+export { writeAll } from './fileio.js';
+export { DeltaEncoder, deltaFile, deltaStream } from './delta.js';
 export type { Basis, PatchSink } from './patch.js';
 export type { DeltaStats } from './stats.js';
 export { BasisFile, Patcher, patchToFile } from './patch.js';
