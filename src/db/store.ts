@@ -100,10 +100,10 @@ export class StateStore {
     return store;
   }
 
-  /** csync2 probes with `SELECT count(*) from file` and creates all tables when that fails. */
+  /** csync2 probes with `SELECT count(*) from file` and creates all tables when that fails (LIMIT 1 probes the same without a scan). */
   private ensureSchema(loc: DbLocation): void {
     try {
-      this.retryBusy(() => this.db.prepare('SELECT count(*) from file').get());
+      this.retryBusy(() => this.db.prepare('SELECT 1 FROM file LIMIT 1').get());
       return;
     } catch (err) {
       if (err instanceof FatalError) throw err;

@@ -15,7 +15,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { genChecktxt, fileType, S_IFDIR, S_IFLNK } from '../fs/checktxt.js';
 import { FatalError, strerror } from '../util/errors.js';
 import { log, errorCount } from '../util/log.js';
-import { toBuf, fromBuf, type BStr } from '../util/bytes.js';
+import { toBuf, fsPath, type BStr } from '../util/bytes.js';
 import { markDirty } from './mark.js';
 import type { RunContext } from './context.js';
 
@@ -37,6 +37,7 @@ export class Checker {
   /** Known file rows (decoded name -> decoded checktxt) of the ranges loaded so far. */
   private readonly rows = new Map<BStr, BStr>();
   private readonly loaded: LoadedRange[] = [];
+  private lastHit: LoadedRange | null = null;
   /** Names the current check's walk found with lstat(), i.e. present and without symlinked parents. */
   private seen = new Set<BStr>();
   /** Walks done in this check() call ("name\0recursive"), to skip csync2's repeated prefix walk. */
@@ -85,9 +86,15 @@ export class Checker {
 
   /** Is `name` (and, when `recursive`, everything below it) inside a range loaded already? */
   private covered(name: BStr, recursive: boolean): boolean {
+    const last = this.lastHit;
+    if (last && last.recursive && (last.name === '/' || (name.startsWith(last.name) &&
+      (name.length === last.name.length || name.charCodeAt(last.name.length) === 0x2f)))) return true;
     for (const r of this.loaded) {
       if (r.recursive && (r.name === '/' || r.name === name ||
-        (name.startsWith(r.name) && name.charCodeAt(r.name.length) === 0x2f))) return true;
+        (name.startsWith(r.name) && name.charCodeAt(r.name.length) === 0x2f))) {
+        this.lastHit = r;
+        return true;
+      }
       if (!recursive && r.name === name) return true;
     }
     return false;
@@ -223,7 +230,8 @@ export class Checker {
       log.debug(2, `Checking ${file}${file === '/' ? '' : '/'}* ..`);
       let names: BStr[];
       try {
-        names = readdirSync(toBuf(real), { encoding: 'buffer' }).map(fromBuf);
+        // 'latin1' names are exactly our byte strings.
+        names = readdirSync(fsPath(real), { encoding: 'latin1' });
       } catch (err) {
         log.debug(0, `${strerror(err)} in scandir: ${real} (${file})`);
         errorCount.value++;
@@ -242,7 +250,7 @@ export class Checker {
 
 function lstatOrNull(path: BStr): Stats | null {
   try {
-    return lstatSync(toBuf(path), { throwIfNoEntry: false }) ?? null;
+    return lstatSync(fsPath(path), { throwIfNoEntry: false }) ?? null;
   } catch {
     return null; // ENOTDIR, EACCES, ELOOP...: csync2 treats any lstat failure alike
   }

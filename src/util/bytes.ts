@@ -19,6 +19,15 @@ export function toBuf(s: BStr): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
+/**
+ * A byte string as an fs path argument: the string itself when it is ASCII
+ * (Node encodes it as UTF-8, the same bytes; no Buffer to allocate on hot
+ * paths), else a Buffer with the exact bytes.
+ */
+export function fsPath(s: BStr): string | Buffer {
+  return isAscii(s) ? s : Buffer.from(s, 'latin1');
+}
+
 export function fromBuf(buf: Uint8Array): BStr {
   return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1');
 }
