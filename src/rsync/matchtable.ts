@@ -81,7 +81,7 @@ export class MatchTable {
     for (let b = key & mask; entries[2 * b + 1] !== 0; b = (b + 1) & mask) {
       if (entries[2 * b] !== key) continue;
       const block = entries[2 * b + 1] - 1;
-      const stored = block * strongLen;
+      const stored = block * sig.strongStride;
       let same = true;
       for (let k = 0; k < strongLen; k++) {
         if (strong[off + k] !== sig.strongSums[stored + k]) { same = false; break; }
@@ -98,9 +98,10 @@ export class MatchTable {
     for (let b = key & mask; entries[2 * b + 1] !== 0; b = (b + 1) & mask) {
       if (entries[2 * b] !== key) continue;
       const block = entries[2 * b + 1] - 1;
+      const a = block * sig.strongStride, c = i * sig.strongStride;
       let same = true;
       for (let k = 0; k < strongLen; k++) {
-        if (sig.strongSums[block * strongLen + k] !== sig.strongSums[i * strongLen + k]) { same = false; break; }
+        if (sig.strongSums[a + k] !== sig.strongSums[c + k]) { same = false; break; }
       }
       if (same) return block;
     }

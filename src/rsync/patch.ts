@@ -22,7 +22,23 @@ const ASYNC_READ_MIN = 64 * 1024;
 
 const TWO_TO_63 = 2 ** 63;
 
-const enum State { Magic, Command, Params, Literal, Done }
+const enum State { Magic, Command, Params, Literal, Copy, Done }
+const enum Need { Nothing, Flush, LargeCopy }
+
+/** The basis window cached for short COPYs, and the smallest pread when the window did not pay off. */
+const CACHE_WINDOW = 64 * 1024;
+const MIN_PREAD = 4096;
+
+/**
+ * Parameter bytes of each opcode: (total << 4) | width of the first parameter.
+ * LITERAL_N1..N8 have one (the length); COPY_Nw_Nl two (position, length).
+ */
+const PARAM_WIDTHS = new Uint16Array(256);
+for (let op = OP_LITERAL_N1; op <= OP_COPY_LAST; op++) {
+  const first = op < OP_COPY_BASE ? WIDTHS[op - OP_LITERAL_N1] : WIDTHS[(op - OP_COPY_BASE) >> 2];
+  const second = op < OP_COPY_BASE ? 0 : WIDTHS[(op - OP_COPY_BASE) & 3];
+  PARAM_WIDTHS[op] = ((first + second) << 4) | first;
+}
 
 /** The basis of a patch: a file read by offset, or nothing (an empty basis). */
 export interface Basis {
@@ -75,24 +91,37 @@ export class Patcher {
   private state = State.Magic;
   /** Bytes of the delta consumed so far (offsets in errors count from the delta's start). */
   private offset = 0;
-  /** Magic or command parameters being collected. */
+  /** Magic or command parameters split across chunks are collected here. */
   private readonly field = new Uint8Array(16);
   private fieldLen = 0;
   private fieldNeed = 4;
   private op = 0;
   private opOffset = 0;
   private literalLeft = 0;
+  /** The COPY being executed: next basis position and bytes left. */
+  private copyPos = 0;
+  private copyLeft = 0;
+  /** What pump() stopped for. */
+  private need = Need.Nothing;
   private out: Buffer = Buffer.allocUnsafe(OUT_BUFFER);
   private outLen = 0;
   /** The other output buffer, being written while `out` fills (allocated on first use). */
   private spare: Buffer | null = null;
   private writing: Promise<void> | null = null;
   private writeError: unknown = null;
+  /** A window of the basis kept for short COPYs (one pread serves many nearby ones). */
+  private cache: Buffer | null = null;
+  private cacheStart = 0;
+  private cacheLen = 0;
+  private cacheUsed = true;
   /** Bytes of output handed to the sink so far. */
   written = 0;
   readonly stats: DeltaStats = emptyStats();
+  private readonly basisOrEmpty: Basis;
 
-  constructor(private readonly basis: Basis | null, private readonly sink: PatchSink) {}
+  constructor(basis: Basis | null, private readonly sink: PatchSink) {
+    this.basisOrEmpty = basis ?? EMPTY_BASIS;
+  }
 
   /** True once the END command has been read; later input is ignored, as librsync does. */
   get done(): boolean {
@@ -102,35 +131,13 @@ export class Patcher {
   /** Applies the next piece of the delta. */
   async write(chunk: Uint8Array): Promise<void> {
     let i = 0;
-    while (i < chunk.length && this.state !== State.Done) {
-      switch (this.state) {
-        case State.Magic:
-        case State.Params: {
-          const take = Math.min(this.fieldNeed - this.fieldLen, chunk.length - i);
-          this.field.set(chunk.subarray(i, i + take), this.fieldLen);
-          this.fieldLen += take;
-          i += take;
-          this.offset += take;
-          if (this.fieldLen === this.fieldNeed) await this.fieldComplete();
-          break;
-        }
-        case State.Command: {
-          this.opOffset = this.offset;
-          this.op = chunk[i++];
-          this.offset++;
-          await this.command();
-          break;
-        }
-        case State.Literal: {
-          const take = Math.min(this.literalLeft, chunk.length - i);
-          await this.emit(chunk, i, take);
-          i += take;
-          this.offset += take;
-          this.literalLeft -= take;
-          if (this.literalLeft === 0) this.state = State.Command;
-          break;
-        }
-      }
+    for (;;) {
+      i = this.pump(chunk, i);
+      const need = this.need;
+      this.need = Need.Nothing;
+      if (need === Need.Flush) await this.flush();
+      else if (need === Need.LargeCopy) await this.largeCopy();
+      else return;
     }
   }
 
@@ -143,7 +150,78 @@ export class Patcher {
     await this.flush(true);
   }
 
-  private async command(): Promise<void> {
+  /**
+   * Runs commands synchronously from chunk[i..] until the chunk is used up or
+   * something needs awaiting (this.need: a full output buffer, a large COPY).
+   * Returns where it stopped in the chunk.
+   */
+  private pump(chunk: Uint8Array, i: number): number {
+    const n = chunk.length;
+    for (;;) {
+      switch (this.state) {
+        case State.Command: {
+          if (i >= n) return i;
+          // Fast path: opcode and parameters all in this chunk.
+          const op = chunk[i];
+          const widths = PARAM_WIDTHS[op];
+          const total = widths >> 4, first = widths & 15;
+          this.op = op;
+          this.opOffset = this.offset;
+          if (i + 1 + total <= n) {
+            i++;
+            this.offset += 1 + total;
+            if (total === 0) this.command();
+            else this.params(readUint(chunk, i, first), first, readUint(chunk, i + first, total - first), total - first);
+            i += total;
+          } else {
+            i++;
+            this.offset++;
+            this.command();
+            if ((this.state as State) === State.Params) {
+              this.fieldNeed = total;
+              this.fieldLen = 0;
+            }
+          }
+          break;
+        }
+        case State.Magic:
+        case State.Params: {
+          if (i >= n) return i;
+          const take = Math.min(this.fieldNeed - this.fieldLen, n - i);
+          this.field.set(chunk.subarray(i, i + take), this.fieldLen);
+          this.fieldLen += take;
+          i += take;
+          this.offset += take;
+          if (this.fieldLen === this.fieldNeed) this.fieldComplete();
+          break;
+        }
+        case State.Literal: {
+          if (i >= n) return i;
+          if (this.outLen === this.out.length) { this.need = Need.Flush; return i; }
+          const take = Math.min(this.literalLeft, n - i, this.out.length - this.outLen);
+          this.out.set(chunk.subarray(i, i + take), this.outLen);
+          this.outLen += take;
+          i += take;
+          this.offset += take;
+          this.literalLeft -= take;
+          if (this.literalLeft === 0) this.state = State.Command;
+          break;
+        }
+        case State.Copy: {
+          if (this.outLen === this.out.length) { this.need = Need.Flush; return i; }
+          const piece = Math.min(this.copyLeft, this.out.length - this.outLen);
+          if (piece >= ASYNC_READ_MIN) { this.need = Need.LargeCopy; return i; }
+          this.copySmall(piece);
+          break;
+        }
+        case State.Done:
+          return n;
+      }
+    }
+  }
+
+  /** An opcode without parameters (END, LITERAL_1..64), or one whose parameters come next. */
+  private command(): void {
     const op = this.op;
     if (op === OP_END) {
       this.state = State.Done;
@@ -152,15 +230,13 @@ export class Patcher {
       this.literalLeft = op;
       this.state = State.Literal;
     } else if (op <= OP_COPY_LAST) {
-      this.fieldNeed = op < OP_COPY_BASE ? WIDTHS[op - OP_LITERAL_N1] : WIDTHS[(op - OP_COPY_BASE) >> 2] + WIDTHS[(op - OP_COPY_BASE) & 3];
-      this.fieldLen = 0;
       this.state = State.Params;
     } else {
       throw new RsyncStreamError('corrupt', `bogus delta command 0x${op.toString(16)}`, this.opOffset);
     }
   }
 
-  private async fieldComplete(): Promise<void> {
+  private fieldComplete(): void {
     if (this.state === State.Magic) {
       const magic = readUint(this.field, 0, 4);
       if (magic !== DELTA_MAGIC) {
@@ -169,38 +245,35 @@ export class Patcher {
       this.state = State.Command;
       return;
     }
-    const op = this.op;
-    if (op < OP_COPY_BASE) {
-      const length = readUint(this.field, 0, this.fieldNeed);
-      this.checkLength(length, 'LITERAL');
-      this.countLiteral(length, 1 + this.fieldNeed);
-      this.literalLeft = length;
+    const first = PARAM_WIDTHS[this.op] & 15;
+    this.params(readUint(this.field, 0, first), first, readUint(this.field, first, this.fieldNeed - first), this.fieldNeed - first);
+  }
+
+  /** A LITERAL_Nx (one parameter) or COPY (two) with its parameters read. */
+  private params(first: number, firstWidth: number, second: number, secondWidth: number): void {
+    if (this.op < OP_COPY_BASE) {
+      this.checkLength(first, 'LITERAL');
+      this.countLiteral(first, 1 + firstWidth);
+      this.literalLeft = first;
       this.state = State.Literal;
       return;
     }
-    const pw = WIDTHS[(op - OP_COPY_BASE) >> 2], lw = WIDTHS[(op - OP_COPY_BASE) & 3];
-    const position = readUint(this.field, 0, pw);
-    const length = readUint(this.field, pw, lw);
+    const position = first, length = second;
     this.checkLength(length, 'COPY');
     if (position >= TWO_TO_63) {
       throw new RsyncStreamError('corrupt', `invalid position ${position} on COPY command`, this.opOffset);
     }
-    const basis = this.basis ?? EMPTY_BASIS;
-    if (position + length > basis.size) {
+    const size = this.basisOrEmpty.size;
+    if (position + length > size) {
       throw new RsyncStreamError('input-ended',
-        `COPY of ${length} bytes at ${position} goes past the basis end (${basis.size} bytes)`, this.opOffset);
+        `COPY of ${length} bytes at ${position} goes past the basis end (${size} bytes)`, this.opOffset);
     }
-    this.state = State.Command;
     this.stats.copyCommands++;
     this.stats.copyBytes += length;
-    this.stats.copyCommandBytes += 1 + pw + lw;
-    await this.copy(basis, position, length);
-  }
-
-  private countLiteral(length: number, commandBytes: number): void {
-    this.stats.literalCommands++;
-    this.stats.literalBytes += length;
-    this.stats.literalCommandBytes += commandBytes;
+    this.stats.copyCommandBytes += 1 + firstWidth + secondWidth;
+    this.copyPos = position;
+    this.copyLeft = length;
+    this.state = State.Copy;
   }
 
   /** librsync reads 8-byte fields as signed: zero or "negative" lengths are corrupt. */
@@ -210,31 +283,52 @@ export class Patcher {
     }
   }
 
-  private async copy(basis: Basis, position: number, length: number): Promise<void> {
-    while (length > 0) {
-      if (this.outLen === this.out.length) await this.flush();
-      const n = Math.min(length, this.out.length - this.outLen);
-      const got = n >= ASYNC_READ_MIN
-        ? await basis.read(this.out, this.outLen, n, position)
-        : basis.readSmall(this.out, this.outLen, n, position);
-      if (got !== n) {
-        throw new RsyncStreamError('input-ended', `basis ended early while copying at ${position}`, this.opOffset);
-      }
-      this.outLen += n;
-      position += n;
-      length -= n;
-    }
+  private countLiteral(length: number, commandBytes: number): void {
+    this.stats.literalCommands++;
+    this.stats.literalBytes += length;
+    this.stats.literalCommandBytes += commandBytes;
   }
 
-  private async emit(src: Uint8Array, start: number, length: number): Promise<void> {
-    while (length > 0) {
-      if (this.outLen === this.out.length) await this.flush();
-      const n = Math.min(length, this.out.length - this.outLen);
-      this.out.set(src.subarray(start, start + n), this.outLen);
-      this.outLen += n;
-      start += n;
-      length -= n;
+  /**
+   * A short piece of the current COPY, synchronously: from the cached basis window
+   * when it holds the range, else one pread (of a whole window if the last one was
+   * used again, so scattered short copies do not read 64 KiB each).
+   */
+  private copySmall(piece: number): void {
+    const pos = this.copyPos;
+    if (!(pos >= this.cacheStart && pos + piece <= this.cacheStart + this.cacheLen)) {
+      this.cache ??= Buffer.allocUnsafe(CACHE_WINDOW);
+      const want = Math.min(this.cacheUsed ? CACHE_WINDOW : Math.max(piece, MIN_PREAD), this.basisOrEmpty.size - pos);
+      const got = this.basisOrEmpty.readSmall(this.cache, 0, want, pos);
+      if (got < piece) {
+        this.cacheLen = 0;
+        throw new RsyncStreamError('input-ended', `basis ended early while copying at ${pos}`, this.opOffset);
+      }
+      this.cacheStart = pos;
+      this.cacheLen = got;
+      this.cacheUsed = false;
+    } else {
+      this.cacheUsed = true;
     }
+    const from = pos - this.cacheStart;
+    this.cache!.copy(this.out, this.outLen, from, from + piece);
+    this.outLen += piece;
+    this.copyPos += piece;
+    this.copyLeft -= piece;
+    if (this.copyLeft === 0) this.state = State.Command;
+  }
+
+  /** A long piece of the current COPY, read asynchronously straight into the output buffer. */
+  private async largeCopy(): Promise<void> {
+    const piece = Math.min(this.copyLeft, this.out.length - this.outLen);
+    const got = await this.basisOrEmpty.read(this.out, this.outLen, piece, this.copyPos);
+    if (got !== piece) {
+      throw new RsyncStreamError('input-ended', `basis ended early while copying at ${this.copyPos}`, this.opOffset);
+    }
+    this.outLen += piece;
+    this.copyPos += piece;
+    this.copyLeft -= piece;
+    if (this.copyLeft === 0) this.state = State.Command;
   }
 
   /**

@@ -152,14 +152,27 @@ export async function signatureOfFile(path: string | Buffer, opts?: SigOptions):
   try {
     const size = (await fh.stat()).size;
     const builder = new SignatureBuilder(resolveSigParams(opts, size));
-    const blockLen = builder.params.blockLen;
-    const parts: Buffer[] = [builder.header()];
+    const { blockLen, strongLen } = builder.params;
+    // Written in place when the file keeps its size (no second copy for Buffer.concat).
+    const out = Buffer.allocUnsafe(12 + Math.ceil(size / blockLen) * (4 + strongLen));
+    let length = 0;
+    let parts: Buffer[] | null = null;
+    const put = (piece: Buffer): void => {
+      if (parts === null && length + piece.length <= out.length) {
+        piece.copy(out, length);
+        length += piece.length;
+        return;
+      }
+      parts ??= [out.subarray(0, length)];
+      parts.push(piece);
+    };
+    put(builder.header());
     // Chunks that are whole multiples of the block keep every block in place and aligned;
     // a small file gets a buffer of its own size, not 1 MiB.
     const chunk = blockLen >= READ_CHUNK ? READ_CHUNK : Math.floor(READ_CHUNK / blockLen) * blockLen;
-    for await (const data of readHandleChunks(fh, Math.min(chunk, Math.max(size, 1)))) parts.push(builder.update(data));
-    parts.push(builder.final());
-    return Buffer.concat(parts);
+    for await (const data of readHandleChunks(fh, Math.min(chunk, Math.max(size, 1)))) put(builder.update(data));
+    put(builder.final());
+    return parts === null ? out.subarray(0, length) : Buffer.concat(parts);
   } finally {
     await fh.close();
   }

@@ -20,8 +20,13 @@ export interface Signature {
   readonly count: number;
   /** Block i's weak sum as stored (uint32 bits in an int32). */
   readonly weakSums: Int32Array;
-  /** Block i's strong sum prefix at [i * strongLen, (i + 1) * strongLen). */
+  /**
+   * Block i's strong sum prefix at strongSums[i * strongStride, + strongLen). A
+   * parsed signature points into the caller's buffer (no copy of the ~1% of the
+   * file a signature is), so that buffer must not be changed while this is used.
+   */
   readonly strongSums: Uint8Array;
+  readonly strongStride: number;
 }
 
 /** Parses a whole signature held in memory. Throws RsyncError naming the offset. */
@@ -35,15 +40,13 @@ export function parseSignature(sig: Uint8Array): Signature {
     throw new RsyncStreamError('input-ended', 'signature truncated inside a block sum', sig.length);
   }
   const weakSums = new Int32Array(count);
-  const strongSums = new Uint8Array(count * header.strongLen);
   for (let i = 0, p = 12; i < count; i++, p += entryLen) {
     weakSums[i] = (sig[p] << 24) | (sig[p + 1] << 16) | (sig[p + 2] << 8) | sig[p + 3];
-    strongSums.set(sig.subarray(p + 4, p + entryLen), i * header.strongLen);
   }
-  return { ...header, count, weakSums, strongSums };
+  return { ...header, count, weakSums, strongSums: sig.subarray(16), strongStride: entryLen };
 }
 
-type Header = Omit<Signature, 'count' | 'weakSums' | 'strongSums'>;
+type Header = Omit<Signature, 'count' | 'weakSums' | 'strongSums' | 'strongStride'>;
 
 function parseHeader(sig: Uint8Array, total: number): Header {
   if (total < 12) throw new RsyncStreamError('input-ended', 'signature header truncated', total);

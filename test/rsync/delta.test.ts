@@ -95,7 +95,7 @@ test('weak sums whose keys nozero() merges find each other\'s blocks, like librs
   for (const [weak, stored, other] of [['rollsum', 0, MIX32_OF_MINUS_ONE], ['rollsum', MIX32_OF_MINUS_ONE, 0], ['rabinkarp', -1, 0]] as const) {
     const sig = {
       magic: 0, hash: 'md4' as const, weak, blockLen: 2048, strongLen: 16, count: 2,
-      weakSums: new Int32Array([12345, stored]), strongSums: Buffer.concat([Buffer.alloc(16), strong]),
+      weakSums: new Int32Array([12345, stored]), strongSums: Buffer.concat([Buffer.alloc(16), strong]), strongStride: 16,
     };
     const table = new MatchTable(sig);
     assert.ok(table.mayContain(other), `${weak}: the merged raw sum passes the filter`);
