@@ -62,6 +62,8 @@ function below(enc: BStr): [BStr, BStr] {
 }
 
 const FIELD_SEP = '\t';
+/** Rows per page of a big file-table read. */
+const FILE_PAGE = 4096;
 const ROW_SEP = '\n';
 
 type Stmt = Database.Statement<unknown[], unknown>;
@@ -264,26 +266,35 @@ export class StateStore {
 
   /**
    * file rows at `name` and, when recursive, strictly below it (`/` = all rows),
-   * decoded, as a Map name -> checktxt. In encoded-name order.
+   * as a Map decoded name -> checktxt AS STORED (url-encoded: compare it with
+   * urlEncode(fresh checktxt); keeping it encoded avoids a decoded copy per row).
+   * Read in pages of FILE_PAGE rows by name (keyset pagination), so a big table
+   * never sits in memory twice.
    */
-  fileRows(name: BStr, recursive: boolean): Map<BStr, BStr> {
-    const enc = urlEncode(name);
-    let rows: BStr[][];
-    if (recursive && name === '/') {
-      rows = this.bulk('SELECT filename, checktxt FROM file', ['filename', 'checktxt'], []);
-    } else if (recursive) {
-      // UNION ALL of two index searches: already in name order, no temp b-tree (an OR + ORDER BY sorts).
-      const [lo, hi] = below(enc);
-      rows = this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT) UNION ALL ' +
-        'SELECT filename, checktxt FROM file WHERE filename > CAST(? AS TEXT) AND filename < CAST(? AS TEXT)',
-        ['filename', 'checktxt'], [textParam(enc), textParam(lo), textParam(hi)]);
-    } else {
-      rows = this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT)',
-        ['filename', 'checktxt'], [textParam(enc)]);
-    }
+  fileRowsEncoded(name: BStr, recursive: boolean): Map<BStr, BStr> {
     const map = new Map<BStr, BStr>();
-    for (const r of rows) map.set(urlDecode(r[0]!), urlDecode(r[1] ?? ''));
-    return map;
+    const add = (rows: BStr[][]): void => {
+      for (const r of rows) map.set(urlDecode(r[0]!), r[1] ?? '');
+    };
+    const enc = urlEncode(name);
+    if (!(recursive && name === '/')) {
+      add(this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT)',
+        ['filename', 'checktxt'], [textParam(enc)]));
+      if (!recursive) return map;
+    }
+    const [lo, hi] = recursive && name === '/' ? [null, null] : below(enc);
+    let after: BStr | null = lo;
+    for (;;) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (after !== null) { where.push('filename > CAST(? AS TEXT)'); params.push(textParam(after)); }
+      if (hi !== null) { where.push('filename < CAST(? AS TEXT)'); params.push(textParam(hi)); }
+      const rows = this.bulk(`SELECT filename, checktxt FROM file${where.length ? ' WHERE ' + where.join(' AND ') : ''} ` +
+        `ORDER BY filename LIMIT ${FILE_PAGE}`, ['filename', 'checktxt'], params);
+      add(rows);
+      if (rows.length < FILE_PAGE) return map;
+      after = rows[rows.length - 1]![0]!;
+    }
   }
 
   /** All file rows ordered by the ENCODED name (csync2's ORDER BY filename). */

@@ -17,6 +17,7 @@ import { FatalError, strerror } from '../util/errors.js';
 import { log, errorCount } from '../util/log.js';
 import { toBuf, fsPath, type BStr } from '../util/bytes.js';
 import { markDirty } from './mark.js';
+import { urlEncode } from '../protocol/urlencode.js';
 import type { RunContext } from './context.js';
 
 interface LoadedRange {
@@ -34,7 +35,7 @@ export interface CheckOptions {
 export class Checker {
   private readonly compareMode: boolean;
   private readonly onListed: (name: BStr) => void;
-  /** Known file rows (decoded name -> decoded checktxt) of the ranges loaded so far. */
+  /** Known file rows (decoded name -> url-encoded checktxt as stored) of the ranges loaded so far. */
   private readonly rows = new Map<BStr, BStr>();
   private readonly loaded: LoadedRange[] = [];
   private lastHit: LoadedRange | null = null;
@@ -102,7 +103,7 @@ export class Checker {
 
   private ensureLoaded(name: BStr, recursive: boolean): void {
     if (this.covered(name, recursive)) return;
-    for (const [k, v] of this.ctx.store.fileRows(name, recursive)) this.rows.set(k, v);
+    for (const [k, v] of this.ctx.store.fileRowsEncoded(name, recursive)) this.rows.set(k, v);
     this.loaded.push({ name, recursive });
   }
 
@@ -209,17 +210,18 @@ export class Checker {
       const checktxt = genChecktxt(st, file, ctx.cfg, false);
       if (this.compareMode) this.onListed(file);
       const old = this.rowFor(file);
+      const encoded = urlEncode(checktxt);
       let dirty = false;
       if (old === undefined) {
         log.debug(2, `New file: ${file}`);
         dirty = true;
-      } else if (old !== checktxt) {
+      } else if (old !== encoded) {
         log.debug(2, `File has changed: ${file}`);
         dirty = true;
       }
       if (dirty && !this.compareMode) {
         ctx.store.putFile(file, checktxt);
-        this.rows.set(file, checktxt);
+        this.rows.set(file, encoded);
         if (!ctx.initRun) markDirty(ctx, file);
       }
       dumpThis = true;
