@@ -224,28 +224,31 @@ async function signature(args: Args): Promise<void> {
   if (args.rollsum !== 'rabinkarp' && args.rollsum !== 'rollsum') throw usage(`Unknown rollsum algorithm '${args.rollsum}'.`);
   const basis = inputPath(basisName);
   const { resolveSigParams } = await import('./sigparams.js');
-  const { SignatureBuilder } = await import('./sigbuild.js');
+  const { SignatureBuilder, signatureOfFile } = await import('./sigbuild.js');
   const { writeAll } = await import('./fileio.js');
-  const params = resolveSigParams({
-    hash: args.hash as StrongHash, weak: args.rollsum as WeakSum, blockLen: args.blockLen, strongLen: args.strongLen,
-  }, sizeOf(basis));
+  const opts = { hash: args.hash as StrongHash, weak: args.rollsum as WeakSum, blockLen: args.blockLen, strongLen: args.strongLen };
+  const params = resolveSigParams(opts, sizeOf(basis)); // bad parameters fail before any output exists
   const output = new Output(sigName, args.force);
   try {
-    const builder = new SignatureBuilder(params);
-    let blocks = 0;
-    async function* sig(): AsyncGenerator<Uint8Array> {
-      yield builder.header();
-      for await (const chunk of readInput(basis)) {
-        const entries = builder.update(chunk);
-        blocks += entries.length / (4 + params.strongLen);
-        if (entries.length) yield entries;
+    // The signature is small: computed whole, then written, so hashing never waits for output.
+    let sig: Buffer;
+    if (basis !== null) {
+      try {
+        sig = await signatureOfFile(basis, opts);
+      } catch (err) {
+        if (err instanceof RsyncError) throw err;
+        throw new ExitError(`Error opening "${basis}" for read: ${(err as Error).message}`, RS_IO_ERROR);
       }
-      const last = builder.final();
-      if (last.length) { blocks++; yield last; }
+    } else {
+      const builder = new SignatureBuilder(params);
+      const parts: Buffer[] = [builder.header()];
+      for await (const chunk of readInput(null)) parts.push(builder.update(chunk));
+      parts.push(builder.final());
+      sig = Buffer.concat(parts);
     }
-    await writeAll(sig(), output.sink);
+    await writeAll([sig], output.sink);
     await output.commit();
-    if (args.stats) printStats('signature', null, blocks, params.blockLen);
+    if (args.stats) printStats('signature', null, (sig.length - 12) / (4 + params.strongLen), params.blockLen);
   } catch (err) {
     output.discard();
     throw err;

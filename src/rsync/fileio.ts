@@ -39,7 +39,7 @@ export async function* readHandleChunks(fh: FileHandle, chunkSize = READ_CHUNK):
 export type DeltaSink = number | Writable;
 
 /** Drains `parts` into an fd or a Writable, respecting the stream's backpressure. */
-export async function writeAll(parts: AsyncIterable<Uint8Array>, out: DeltaSink): Promise<void> {
+export async function writeAll(parts: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, out: DeltaSink): Promise<void> {
   if (typeof out === 'number') {
     for await (const part of parts) {
       for (let off = 0; off < part.length;) {

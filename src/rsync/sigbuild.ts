@@ -38,6 +38,18 @@ export class SignatureBuilder {
 
   /** Consumes a chunk; returns the entries of the blocks it completed (maybe empty). */
   update(chunk: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafe(this.entriesFor(chunk.length));
+    this.updateInto(chunk, out, 0);
+    return out;
+  }
+
+  /** Bytes of entries the next update() with a chunk of this length will produce. */
+  entriesFor(chunkLength: number): number {
+    return Math.floor((this.pendingLen + chunkLength) / this.params.blockLen) * this.entryLen;
+  }
+
+  /** update() writing the entries into out at outOff (room for entriesFor() bytes); returns their length. */
+  updateInto(chunk: Uint8Array, out: Uint8Array, outOff: number): number {
     const blockLen = this.params.blockLen;
     let off = 0;
     let fromPending = 0;
@@ -48,15 +60,14 @@ export class SignatureBuilder {
       if (this.pendingLen === blockLen) fromPending = 1;
     }
     const direct = Math.floor((chunk.length - off) / blockLen);
-    const out = Buffer.allocUnsafe((fromPending + direct) * this.entryLen);
     if (fromPending) {
-      this.hashBlocks(this.pending, 0, 1, blockLen, out, 0);
+      this.hashBlocks(this.pending, 0, 1, blockLen, out, outOff);
       this.pendingLen = 0;
     }
-    this.hashBlocks(chunk, off, direct, blockLen, out, fromPending * this.entryLen);
+    this.hashBlocks(chunk, off, direct, blockLen, out, outOff + fromPending * this.entryLen);
     off += direct * blockLen;
     if (off < chunk.length) this.appendPending(chunk, off, chunk.length - off);
-    return out;
+    return (fromPending + direct) * this.entryLen;
   }
 
   /** The entry of the last, short block if there is one. Call once, at the end of input. */
@@ -170,7 +181,13 @@ export async function signatureOfFile(path: string | Buffer, opts?: SigOptions):
     // Chunks that are whole multiples of the block keep every block in place and aligned;
     // a small file gets a buffer of its own size, not 1 MiB.
     const chunk = blockLen >= READ_CHUNK ? READ_CHUNK : Math.floor(READ_CHUNK / blockLen) * blockLen;
-    for await (const data of readHandleChunks(fh, Math.min(chunk, Math.max(size, 1)))) put(builder.update(data));
+    for await (const data of readHandleChunks(fh, Math.min(chunk, Math.max(size, 1)))) {
+      if (parts === null && length + builder.entriesFor(data.length) <= out.length) {
+        length += builder.updateInto(data, out, length);
+      } else {
+        put(builder.update(data));
+      }
+    }
     put(builder.final());
     return parts === null ? out.subarray(0, length) : Buffer.concat(parts);
   } finally {
