@@ -43,7 +43,11 @@ for (let op = OP_LITERAL_N1; op <= OP_COPY_LAST; op++) {
 /** The basis of a patch: a file read by offset, or nothing (an empty basis). */
 export interface Basis {
   readonly size: number;
-  /** Reads exactly `length` bytes at `position` into buf[offset..]; short reads are errors. */
+  /**
+   * Reads `length` bytes at `position` into buf[offset..] and returns how many it
+   * got: fewer only at the end of the basis. readSmall blocks (one pread: cheaper
+   * than a trip through the thread pool for a short COPY); read does not.
+   */
   readSmall(buf: Uint8Array, offset: number, length: number, position: number): number;
   read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
 }
@@ -64,13 +68,25 @@ export class BasisFile implements Basis {
   }
 
   readSmall(buf: Uint8Array, offset: number, length: number, position: number): number {
-    return readSync(this.fd, buf, offset, length, position);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, buf, offset + got, length - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got;
   }
 
-  read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      read(this.fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
-    });
+  async read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    let got = 0;
+    while (got < length) {
+      const n = await new Promise<number>((resolve, reject) => {
+        read(this.fd, buf, offset + got, length - got, position + got, (err, count) => (err ? reject(err) : resolve(count)));
+      });
+      if (n === 0) break;
+      got += n;
+    }
+    return got;
   }
 
   close(): void {
