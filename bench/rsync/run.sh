@@ -4,8 +4,9 @@
 # A 200 MiB random basis; the new file has 1 MiB changed in each of ten places
 # (five overwrites, five insertions, so most of the file is also shifted off the
 # block grid). Signature (csync2's MD4/rollsum/2048), delta and patch are timed
-# for both tools: wall time and max RSS from /usr/bin/time, best of RUNS runs,
-# outputs removed before each run. Outputs are checked: identical signatures,
+# for both tools: wall time and max RSS from /usr/bin/time, best of RUNS runs
+# (the tools alternate), outputs removed before each run; plus our engine timed
+# inside one node process (bench/rsync/engine.ts), which is what csync2 pays. Outputs are checked: identical signatures,
 # identical deltas, patched file == new file.
 #
 #   bench/rsync/run.sh [--size-mib N] [--runs N] [--keep]
@@ -13,7 +14,7 @@
 set -euo pipefail
 
 SIZE_MIB=200
-RUNS=3
+RUNS=5
 KEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -58,27 +59,41 @@ cat "$WORK/basis" "$WORK/new" > /dev/null # warm the page cache for both tools a
 
 SIGFLAGS=(-H md4 -R rollsum -b 2048 -S 0)
 
-# run NAME OUTPUT CMD...: best wall time and max RSS over $RUNS runs -> "seconds kib"
-run() {
+# timed OUT CMD...: one run, OUT removed first -> "seconds kib"
+timed() {
   local out=$1; shift
-  local best="" rss=0 line secs kib
-  for _ in $(seq "$RUNS"); do
-    rm -f "$out"
-    line=$("$TIME" -f '%e %M' "$@" 2>&1 >/dev/null | tail -n 1)
-    secs=${line% *}; kib=${line#* }
-    if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; fi
-    [ "$kib" -gt "$rss" ] && rss=$kib
-  done
-  echo "$best $rss"
+  rm -f "$out"
+  "$TIME" -f '%e %M' "$@" 2>&1 >/dev/null | tail -n 1
 }
 
-declare -A T M
-read -r T[rd_sig] M[rd_sig] < <(run "$WORK/rd.sig" "$RDIFF" -f "${SIGFLAGS[@]}" signature "$WORK/basis" "$WORK/rd.sig")
-read -r T[ts_sig] M[ts_sig] < <(run "$WORK/ts.sig" "${OURS[@]}" -f "${SIGFLAGS[@]}" signature "$WORK/basis" "$WORK/ts.sig")
-read -r T[rd_delta] M[rd_delta] < <(run "$WORK/rd.delta" "$RDIFF" -f delta "$WORK/rd.sig" "$WORK/new" "$WORK/rd.delta")
-read -r T[ts_delta] M[ts_delta] < <(run "$WORK/ts.delta" "${OURS[@]}" -f delta "$WORK/rd.sig" "$WORK/new" "$WORK/ts.delta")
-read -r T[rd_patch] M[rd_patch] < <(run "$WORK/rd.out" "$RDIFF" -f patch "$WORK/basis" "$WORK/rd.delta" "$WORK/rd.out")
-read -r T[ts_patch] M[ts_patch] < <(run "$WORK/ts.out" "${OURS[@]}" -f patch "$WORK/basis" "$WORK/rd.delta" "$WORK/ts.out")
+# The two tools alternate run by run (the machine's load drifts); best time, max RSS.
+declare -A T M E
+for key in rd_sig ts_sig rd_delta ts_delta rd_patch ts_patch; do T[$key]=""; M[$key]=0; done
+record() { # key "seconds kib"
+  local key=$1 secs=${2% *} kib=${2#* }
+  if [ -z "${T[$key]}" ] || awk "BEGIN{exit !($secs < ${T[$key]})}"; then T[$key]=$secs; fi
+  [ "$kib" -gt "${M[$key]}" ] && M[$key]=$kib
+  return 0
+}
+for _ in $(seq "$RUNS"); do
+  record rd_sig "$(timed "$WORK/rd.sig" "$RDIFF" -f "${SIGFLAGS[@]}" signature "$WORK/basis" "$WORK/rd.sig")"
+  record ts_sig "$(timed "$WORK/ts.sig" "${OURS[@]}" -f "${SIGFLAGS[@]}" signature "$WORK/basis" "$WORK/ts.sig")"
+done
+for _ in $(seq "$RUNS"); do
+  record rd_delta "$(timed "$WORK/rd.delta" "$RDIFF" -f delta "$WORK/rd.sig" "$WORK/new" "$WORK/rd.delta")"
+  record ts_delta "$(timed "$WORK/ts.delta" "${OURS[@]}" -f delta "$WORK/rd.sig" "$WORK/new" "$WORK/ts.delta")"
+done
+for _ in $(seq "$RUNS"); do
+  record rd_patch "$(timed "$WORK/rd.out" "$RDIFF" -f patch "$WORK/basis" "$WORK/rd.delta" "$WORK/rd.out")"
+  record ts_patch "$(timed "$WORK/ts.out" "${OURS[@]}" -f patch "$WORK/basis" "$WORK/rd.delta" "$WORK/ts.out")"
+done
+# Our engine inside one process (no node start-up), and node's bare start-up.
+read -r E[sig] E[delta] E[patch] < <("${OURS[0]}" "$ROOT/dist/bench/rsync/engine.js" "$WORK" "$RUNS")
+STARTUP=""
+for _ in $(seq "$RUNS"); do
+  s=$("$TIME" -f '%e' "${OURS[0]}" -e 0 2>&1 >/dev/null | tail -n 1)
+  if [ -z "$STARTUP" ] || awk "BEGIN{exit !($s < $STARTUP)}"; then STARTUP=$s; fi
+done
 
 ok=1
 cmp -s "$WORK/rd.sig" "$WORK/ts.sig" || { echo "MISMATCH: signatures differ" >&2; ok=0; }
@@ -86,12 +101,13 @@ cmp -s "$WORK/rd.delta" "$WORK/ts.delta" || { echo "MISMATCH: deltas differ" >&2
 cmp -s "$WORK/ts.out" "$WORK/new" || { echo "MISMATCH: our patch output differs from the new file" >&2; ok=0; }
 cmp -s "$WORK/rd.out" "$WORK/new" || { echo "MISMATCH: rdiff's patch output differs from the new file" >&2; ok=0; }
 
-echo "rsync engine: ${SIZE_MIB} MiB file, 10 x 1 MiB changed; best of $RUNS; $(nproc) cores; delta $(stat -c %s "$WORK/rd.delta") bytes"
-printf '%-10s %10s %10s %7s %12s %12s\n' op 'rdiff s' 'ours s' ratio 'rdiff MB' 'ours MB'
+ratio() { awk "BEGIN{printf \"%.2f\", $1 / ($2 > 0 ? $2 : 0.01)}"; }
+echo "rsync engine: ${SIZE_MIB} MiB file, 10 x 1 MiB changed; best of $RUNS; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); delta $(stat -c %s "$WORK/rd.delta") bytes"
+echo "process = whole command (ours includes node start-up, ${STARTUP} s bare); engine = our library calls in one process"
+printf '%-7s %8s %8s %7s %9s %7s %9s %9s\n' op 'rdiff s' 'ours s' ratio 'engine s' ratio 'rdiff MB' 'ours MB'
 for op in sig delta patch; do
-  printf '%-10s %10s %10s %7s %12s %12s\n' "$op" "${T[rd_$op]}" "${T[ts_$op]}" \
-    "$(awk "BEGIN{printf \"%.2f\", ${T[ts_$op]} / (${T[rd_$op]} > 0 ? ${T[rd_$op]} : 0.01)}")" \
-    "$(( ${M[rd_$op]} / 1024 ))" "$(( ${M[ts_$op]} / 1024 ))"
+  printf '%-7s %8s %8s %7s %9s %7s %9s %9s\n' "$op" "${T[rd_$op]}" "${T[ts_$op]}" "$(ratio "${T[ts_$op]}" "${T[rd_$op]}")" \
+    "${E[$op]}" "$(ratio "${E[$op]}" "${T[rd_$op]}")" "$(( ${M[rd_$op]} / 1024 ))" "$(( ${M[ts_$op]} / 1024 ))"
 done
 [ "$ok" = 1 ] && echo "outputs: signatures identical, deltas identical, patched files correct"
 [ "$ok" = 1 ]
