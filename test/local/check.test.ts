@@ -42,6 +42,10 @@ function buildTree(data: string): void {
   symlinkSync('top.txt', join(data, 'link-to-top'));
   symlinkSync('does/not/exist', join(data, 'dangling'));
   execFileSync('mkfifo', [join(data, 'fifo')]);
+  // Devices and a unix socket (the suite runs as root, like csync2 on a cluster).
+  execFileSync('mknod', [join(data, 'chardev'), 'c', '1', '3']);
+  execFileSync('mknod', [join(data, 'blockdev'), 'b', '7', '200']);
+  execFileSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', join(data, 'sock')]);
   const odd = Buffer.concat([Buffer.from(data + '/')]);
   for (const n of ODD_NAMES) writeFileSync(Buffer.concat([odd, n]), 'odd\n');
   const t = new Date('2024-01-02T03:04:05Z');

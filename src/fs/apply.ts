@@ -1,0 +1,240 @@
+/**
+ * Atomic content writes (shared by the daemon's PATCH and any later client
+ * use). New content goes to a temp file (src/fs/tempfile.ts: csync2's names
+ * and directories), is fsynced, gets the owner and mode of the file it
+ * replaces (like csync2's clone_ownership_and_permissions), and is renamed
+ * over the target. A crash or a failure before the rename leaves the old file
+ * as it was and removes the temp file.
+ *
+ * If the temp file sits on another file system (a `tempdir` elsewhere),
+ * rename() fails with EXDEV: csync2 then truncates the target and copies into
+ * it. We first copy into a second temp file beside the target and rename that
+ * (still atomic); only if that is impossible do we fall back to csync2's copy.
+ *
+ * Renames change directories; those are fsynced later in one batch
+ * (syncDirectories), so a sequence of writes pays for each directory once.
+ */
+import { close, fchmod, fchown, fdatasync, fsync, open, read, stat, write } from 'node:fs';
+import { promisify } from 'node:util';
+import { rename, unlink } from 'node:fs/promises';
+import { constants as C } from 'node:fs';
+import { Patcher, BasisFile, type Basis, type DeltaStats } from '../rsync/index.js';
+import { log } from '../util/log.js';
+import { strerror } from '../util/errors.js';
+import { fsPath, type BStr } from '../util/bytes.js';
+import { createTempFile, releaseTemp, type TempFile } from './tempfile.js';
+
+const pFsync = promisify(fsync);
+const pFdatasync = promisify(fdatasync);
+const pClose = promisify(close);
+const pFchown = promisify(fchown);
+const pFchmod = promisify(fchmod);
+const pStat = promisify(stat);
+const pOpen = promisify(open);
+const pRead = promisify(read);
+const pWrite = promisify(write);
+
+export interface ApplyOptions {
+  /** The config's `tempdir` (first candidate directory for the temp file), or null. */
+  tempdir: BStr | null;
+  /** `ignore uid` / `ignore gid`: the temp file keeps its own ids for what is ignored. */
+  ignoreUid: boolean;
+  ignoreGid: boolean;
+  /** fsync the new content before it replaces the target (default true). */
+  durable?: boolean;
+  /** Collects the directories whose entries changed, for syncDirectories(). */
+  changedDirs?: Set<BStr>;
+}
+
+/** A content write in progress: the temp file is open; commit() or abort() ends it. */
+export class PendingWrite {
+  private done = false;
+
+  private constructor(readonly target: BStr, private readonly temp: TempFile, private readonly opts: ApplyOptions) {}
+
+  /** Create the temp file for `target` (throws the OS error when no candidate directory works). */
+  static async begin(target: BStr, opts: ApplyOptions): Promise<PendingWrite> {
+    return new PendingWrite(target, await createTempFile(target, opts.tempdir), opts);
+  }
+
+  get fd(): number {
+    return this.temp.fd;
+  }
+
+  get tempPath(): BStr {
+    return this.temp.path;
+  }
+
+  /** Make the new content durable, clone owner and mode of the old file, and put it in place. */
+  async commit(): Promise<void> {
+    if (this.done) throw new Error('PendingWrite already finished');
+    try {
+      if (this.opts.durable !== false) await pFdatasync(this.temp.fd).catch(() => pFsync(this.temp.fd));
+      await cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
+      await pClose(this.temp.fd);
+      this.temp.fd = -1;
+      await this.putInPlace();
+      this.done = true;
+    } catch (err) {
+      await this.abort();
+      throw err;
+    } finally {
+      releaseTemp(this.temp.path);
+    }
+  }
+
+  /** Drop the new content: close and remove the temp file. Never throws. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    if (this.temp.fd >= 0) {
+      await pClose(this.temp.fd).catch(() => undefined);
+      this.temp.fd = -1;
+    }
+    await unlink(fsPath(this.temp.path)).catch(() => undefined);
+    releaseTemp(this.temp.path);
+  }
+
+  private async putInPlace(): Promise<void> {
+    try {
+      await rename(fsPath(this.temp.path), fsPath(this.target));
+      this.opts.changedDirs?.add(dirOf(this.target));
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    }
+    log.debug(1, 'rename not possible! Will truncate and copy instead.');
+    try {
+      await this.copyBesideTarget();
+    } catch (err) {
+      log.debug(1, `copy beside the target failed (${strerror(err)}); copying into ${this.target} in place`);
+      await copyFile(this.temp.path, this.target, C.O_WRONLY | C.O_CREAT | C.O_TRUNC);
+    }
+    await unlink(fsPath(this.temp.path)).catch(() => undefined);
+  }
+
+  /** EXDEV: a second temp file in the target's own directory, renamed over the target. */
+  private async copyBesideTarget(): Promise<void> {
+    const beside = await PendingWrite.begin(this.target, { ...this.opts, tempdir: dirOf(this.target) });
+    try {
+      await copyFd(this.temp.path, beside.fd);
+    } catch (err) {
+      await beside.abort();
+      throw err;
+    }
+    await beside.commit();
+  }
+}
+
+/** The new file gets the old one's owner (unless ignored) and mode; failures are ignored, as in csync2. */
+async function cloneOwnerAndMode(fd: number, target: BStr, opts: ApplyOptions): Promise<void> {
+  let st;
+  try {
+    st = await pStat(fsPath(target));
+  } catch {
+    return; // no old file: the temp file keeps 0600 until SETMOD
+  }
+  const uid = opts.ignoreUid ? -1 : st.uid;
+  const gid = opts.ignoreGid ? -1 : st.gid;
+  if (uid !== -1 || gid !== -1) await pFchown(fd, uid, gid).catch(() => undefined);
+  await pFchmod(fd, st.mode & 0o7777).catch(() => undefined);
+}
+
+function dirOf(path: BStr): BStr {
+  const slash = path.lastIndexOf('/');
+  if (slash < 0) return '.';
+  return slash === 0 ? '/' : path.slice(0, slash);
+}
+
+const COPY_CHUNK = 1 << 20;
+
+async function copyFd(fromPath: BStr, toFd: number): Promise<void> {
+  const from = await pOpen(fsPath(fromPath), 'r');
+  try {
+    const buf = Buffer.allocUnsafe(COPY_CHUNK);
+    for (;;) {
+      const { bytesRead: n } = await pRead(from, buf, 0, buf.length, null);
+      if (n === 0) break;
+      let off = 0;
+      while (off < n) off += (await pWrite(toFd, buf, off, n - off, null)).bytesWritten;
+    }
+  } finally {
+    await pClose(from).catch(() => undefined);
+  }
+}
+
+/** Copy a file's bytes into `toPath` opened with `flags` (csync2's in-place EXDEV fallback). */
+export async function copyFile(fromPath: BStr, toPath: BStr, flags: number, mode = 0o600): Promise<void> {
+  const to = await pOpen(fsPath(toPath), flags, mode);
+  try {
+    await copyFd(fromPath, to);
+  } finally {
+    await pClose(to).catch(() => undefined);
+  }
+}
+
+/**
+ * Apply an rsync delta to `target`: the basis is the target's current content
+ * (an empty basis when it cannot be opened, as csync2 does), the result is
+ * written to a temp file and committed as above.
+ *
+ * `delta` is always read to its end, even when the patch fails half-way (so a
+ * framed socket read stays in step); the first error is thrown afterwards:
+ * an RsyncError for a corrupt delta, else the OS error.
+ */
+export async function patchFile(target: BStr, delta: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<DeltaStats> {
+  const it = delta[Symbol.asyncIterator]();
+  let failure: unknown = null;
+  let pending: PendingWrite | null = null;
+  let basis: BasisFile | null = null;
+  let stats: DeltaStats | null = null;
+  try {
+    try {
+      basis = new BasisFile(fsPath(target));
+    } catch {
+      basis = null;
+    }
+    pending = await PendingWrite.begin(target, opts);
+    const patcher = new Patcher(basis as Basis | null, pending.fd);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) break;
+      await patcher.write(r.value);
+    }
+    await patcher.end();
+    stats = patcher.stats;
+    basis?.close();
+    basis = null;
+    await pending.commit();
+    pending = null;
+  } catch (err) {
+    failure = err;
+  }
+  if (basis) basis.close();
+  if (pending) await pending.abort();
+  if (failure !== null) {
+    // Read what is left of the delta so the stream stays in step.
+    for (;;) {
+      try {
+        if ((await it.next()).done) break;
+      } catch {
+        break;
+      }
+    }
+    throw failure;
+  }
+  return stats!;
+}
+
+/** fsync each directory once (after a batch of renames into them). Errors are ignored. */
+export async function syncDirectories(dirs: Iterable<BStr>): Promise<void> {
+  await Promise.all([...dirs].map(async (d) => {
+    try {
+      const fd = await pOpen(fsPath(d), C.O_RDONLY | C.O_DIRECTORY);
+      await pFsync(fd).catch(() => undefined);
+      await pClose(fd);
+    } catch {
+      // gone or not ours: nothing to make durable
+    }
+  }));
+}

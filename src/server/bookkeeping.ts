@@ -1,0 +1,44 @@
+/**
+ * The daemon's database side of a command (protocol.md §5.1): after a change
+ * the client's dirty row goes, and the file row is rewritten from what is on
+ * disk now (or deleted when the file is gone or hidden behind a symlink).
+ */
+import { lstatSync, type Stats } from 'node:fs';
+import { prefixSubst } from '../config/prefix.js';
+import type { Config } from '../config/model.js';
+import { genChecktxt } from '../fs/checktxt.js';
+import type { RunContext } from '../sync/context.js';
+import { fsPath, type BStr } from '../util/bytes.js';
+
+/** lstat that answers null for any failure (csync2's lstat_strict() != 0). */
+export function lstatOrNull(real: BStr): Stats | null {
+  try {
+    return lstatSync(fsPath(real), { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * csync2's check_pure(): is one of the name's directories (from the prefix
+ * directory, or from the first component of a plain path) a symlink or
+ * missing? Such files count as not existing.
+ */
+export function hasImpureDirectory(cfg: Config, name: BStr): boolean {
+  for (let i = name.lastIndexOf('/'); i > 1; i = name.lastIndexOf('/', i - 1)) {
+    const st = lstatOrNull(prefixSubst(cfg, name.slice(0, i)));
+    if (st === null || st.isSymbolicLink()) return true;
+  }
+  return false;
+}
+
+/** csync_file_update(): dirty row of the client gone, file row from the disk. */
+export function fileUpdated(ctx: RunContext, name: BStr, peer: BStr): void {
+  ctx.store.deleteDirty(name, peer);
+  const st = lstatOrNull(prefixSubst(ctx.cfg, name));
+  if (st === null || hasImpureDirectory(ctx.cfg, name)) {
+    ctx.store.deleteFile(name);
+  } else {
+    ctx.store.putFile(name, genChecktxt(st, name, ctx.cfg, false));
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The daemon's command table (daemon.c cmdtab): which checks run before a
+ * command, and what it does. Names are matched case-insensitively.
+ *
+ * Flags: perm 1 = permission check, 2 = in compare mode (TYPE); dirty = run
+ * the local check first and refuse if the file is dirty here (FLUSH only
+ * checks); unlink 1 = remove whatever is at the path first, 2 = only if it is
+ * not a regular file; update 1 = bookkeeping + `Updated ...` + remote actions,
+ * 2 = bookkeeping only; ident = needs a successful HELLO.
+ * `touches` (beyond csync2) = the command reads or changes the file itself,
+ * so it is refused when the path leads through a symlinked directory.
+ */
+import type { BStr } from '../util/bytes.js';
+import type { Session, Request, Outcome } from './session.js';
+import * as files from './filecmds.js';
+import { hello } from './identify.js';
+import { list } from './list.js';
+
+export interface CommandSpec {
+  perm: 0 | 1 | 2;
+  dirty: boolean;
+  unlink: 0 | 1 | 2;
+  update: 0 | 1 | 2;
+  ident: boolean;
+  touches: boolean;
+  run: (s: Session, r: Request) => Promise<Outcome> | Outcome;
+}
+
+function cmd(perm: 0 | 1 | 2, dirty: boolean, unlink: 0 | 1 | 2, update: 0 | 1 | 2, ident: boolean,
+  touches: boolean, run: CommandSpec['run']): CommandSpec {
+  return { perm, dirty, unlink, update, ident, touches, run };
+}
+
+export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpec>([
+  ['sig', cmd(1, false, 0, 0, true, false, files.sig)],
+  ['mark', cmd(1, false, 0, 0, true, false, files.mark)],
+  ['type', cmd(2, false, 0, 0, true, true, files.type)],
+  ['gettm', cmd(1, false, 0, 0, true, false, files.getTime)],
+  ['getsz', cmd(1, false, 0, 0, true, false, files.getSize)],
+  ['flush', cmd(1, true, 0, 0, true, false, files.flush)],
+  ['del', cmd(1, true, 0, 1, true, true, files.del)],
+  ['patch', cmd(1, true, 2, 1, true, true, files.patch)],
+  ['mkdir', cmd(1, true, 1, 1, true, true, files.mkdir)],
+  ['mkchr', cmd(1, true, 1, 1, true, true, files.mkchr)],
+  ['mkblk', cmd(1, true, 1, 1, true, true, files.mkblk)],
+  ['mkfifo', cmd(1, true, 1, 1, true, true, files.mkfifo)],
+  ['mklink', cmd(1, true, 1, 1, true, true, files.mklink)],
+  ['mksock', cmd(1, true, 1, 1, true, true, files.mksock)],
+  ['setown', cmd(1, true, 0, 2, true, true, files.setown)],
+  ['setmod', cmd(1, true, 0, 2, true, true, files.setmod)],
+  ['setime', cmd(1, false, 0, 2, true, true, files.setime)],
+  ['list', cmd(0, false, 0, 0, true, false, list)],
+  ['group', cmd(0, false, 0, 0, false, false, (s, r) => s.group(r.tags[1]!))],
+  ['hello', cmd(0, false, 0, 0, false, false, hello)],
+  ['bye', cmd(0, false, 0, 0, false, false, () => ({ reply: 'OK (cu_later).', end: true, noUpdate: true }))],
+]);

@@ -1,0 +1,302 @@
+/**
+ * The file commands of the daemon (protocol.md §5), each after its checks have
+ * passed (session.ts). Replies and their exact bytes are csync2's.
+ */
+import {
+  chmodSync, lchownSync, lstatSync, mkdirSync, realpathSync, rmdirSync, symlinkSync, unlinkSync,
+  utimesSync,
+} from 'node:fs';
+import { open } from 'node:fs/promises';
+import { prefixEncode, prefixSubst } from '../config/prefix.js';
+import { atoi } from '../config/builder.js';
+import { genChecktxt, mtimeSeconds } from '../fs/checktxt.js';
+import { patchFile } from '../fs/apply.js';
+import { backupFile } from '../fs/backup.js';
+import { FRAME_ERROR } from '../protocol/frame.js';
+import {
+  ERR_PARENT_MISSING, MISSING_CHECKTXT, OK_DATA_FOLLOWS, OK_NOT_FOUND, OK_PATH_NOT_FOUND, OK_SEND_DATA,
+} from '../protocol/replies.js';
+import { MISSING_FILE_SIGNATURE, signatureOfFile } from '../rsync/index.js';
+import { markDirty } from '../sync/mark.js';
+import { ProtocolError, RsyncError, strerror } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { fromBuf, fsPath, type BStr } from '../util/bytes.js';
+import { hasImpureDirectory, lstatOrNull } from './bookkeeping.js';
+import { isSymlink } from './confine.js';
+import { makeNode, type NodeKind } from './special.js';
+import type { Outcome, Request, Session } from './session.js';
+
+const EIO_TEXT = 'Input/output error';
+
+function fail(err: unknown): Outcome {
+  return { error: strerror(err) };
+}
+
+/** split_dirname_basename(): the text before the last `/`, trailing slashes trimmed ('' without a slash). */
+function parentName(name: BStr): BStr {
+  const slash = name.lastIndexOf('/');
+  let len = slash + 1;
+  while (len > 1 && name.charCodeAt(len - 1) === 0x2f) len--;
+  return name.slice(0, len);
+}
+
+// ---- SIG ------------------------------------------------------------------
+
+export async function sig(s: Session, r: Request): Promise<Outcome> {
+  const { conn } = s;
+  let st;
+  try {
+    st = lstatSync(fsPath(r.real));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return fail(err);
+    let parentReal: BStr | null;
+    try {
+      parentReal = prefixSubst(s.ctx.cfg, parentName(r.name));
+    } catch {
+      parentReal = null;
+    }
+    if (!parentReal || lstatOrNull(parentReal) === null) return { error: ERR_PARENT_MISSING };
+    await conn.writer.sendText(`${OK_PATH_NOT_FOUND}\n${MISSING_CHECKTXT}\noctet-stream 0\n`);
+    return null;
+  }
+  if (hasImpureDirectory(s.ctx.cfg, r.name)) {
+    await conn.writer.sendText(`${OK_NOT_FOUND}\n${MISSING_CHECKTXT}\noctet-stream 0\n`);
+    return null;
+  }
+  const head = `${OK_DATA_FOLLOWS}\n${genChecktxt(st, r.name, s.ctx.cfg, true)}\n`;
+  if (!st.isFile()) {
+    await conn.writer.sendText(`${head}octet-stream 0\n`);
+    return null;
+  }
+  await conn.writer.sendText(head);
+  await sendSignature(s, r.real);
+  return null;
+}
+
+/** csync_rs_sig(): the signature of the current file, the fixed empty one when it is missing. */
+async function sendSignature(s: Session, real: BStr): Promise<void> {
+  let sigBytes: Buffer;
+  try {
+    sigBytes = await signatureOfFile(fsPath(real));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      sigBytes = MISSING_FILE_SIGNATURE;
+    } else {
+      log.debug(0, `I/O Error '${strerror(err)}' in rsync-sig: ${real}`);
+      await s.conn.writer.sendFrameError();
+      return;
+    }
+  }
+  await s.conn.writer.sendFrame(sigBytes);
+}
+
+// ---- MARK / FLUSH ----------------------------------------------------------
+
+export function mark(s: Session, r: Request): Outcome {
+  markDirty(s.ctx, r.name, s.peer);
+  return null;
+}
+
+export function flush(s: Session, r: Request): Outcome {
+  s.ctx.store.deleteDirtyAllPeers(r.name);
+  return null;
+}
+
+// ---- TYPE / GETTM / GETSZ ---------------------------------------------------
+
+/** Send the raw content, then end the session (the client reads to EOF). */
+export async function type(s: Session, r: Request): Promise<Outcome> {
+  if (isSymlink(r.real)) {
+    // Beyond csync2: follow the link only to a file this peer may read anyway.
+    let target: BStr | null = null;
+    try {
+      target = fromBuf(realpathSync.native(fsPath(r.real), { encoding: 'buffer' }));
+    } catch {
+      target = null;
+    }
+    if (target !== null && s.permission(prefixEncode(s.ctx.cfg, target), r.tags[1]!, true) !== 0) {
+      return { error: s.refuse(r, `the symlink leads to ${target}, outside what the peer may read`) };
+    }
+  }
+  let fh;
+  try {
+    fh = await open(fsPath(r.real), 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return fail(err);
+    fh = null;
+  }
+  const { writer } = s.conn;
+  await writer.sendLine(OK_DATA_FOLLOWS);
+  if (fh) {
+    try {
+      const buf = Buffer.allocUnsafe(256 * 1024);
+      for (;;) {
+        let n: number;
+        try {
+          n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
+        } catch {
+          n = 0; // a directory reads as nothing, like fread() on it
+        }
+        if (n === 0) break;
+        await writer.sendRaw(Buffer.from(buf.subarray(0, n)));
+        if (writer.failed) break;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  return { noReply: true, end: true };
+}
+
+async function statValue(s: Session, r: Request, pick: (st: NonNullable<ReturnType<typeof lstatOrNull>>) => number): Promise<Outcome> {
+  const st = lstatOrNull(r.real);
+  await s.conn.writer.sendText(`${OK_DATA_FOLLOWS}\n${st === null ? -1 : pick(st)}\n`);
+  return { noReply: true };
+}
+
+export function getTime(s: Session, r: Request): Promise<Outcome> {
+  return statValue(s, r, (st) => mtimeSeconds(st));
+}
+
+export function getSize(s: Session, r: Request): Promise<Outcome> {
+  return statValue(s, r, (st) => st.size);
+}
+
+// ---- DEL / PATCH ------------------------------------------------------------
+
+export async function del(s: Session, r: Request): Promise<Outcome> {
+  const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
+  if (failure) return { error: failure.error };
+  const st = lstatOrNull(r.real);
+  if (st === null) return null;
+  try {
+    if (st.isDirectory()) rmdirSync(fsPath(r.real));
+    else unlinkSync(fsPath(r.real));
+  } catch (err) {
+    return fail(err);
+  }
+  return null;
+}
+
+export async function patch(s: Session, r: Request): Promise<Outcome> {
+  const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
+  if (failure) return { error: failure.error };
+  const { conn } = s;
+  await conn.writer.sendLine(OK_SEND_DATA);
+  await sendSignature(s, r.real);
+  const size = await conn.reader.readFrameHeader(true);
+  if (size === FRAME_ERROR) return { error: EIO_TEXT };
+  try {
+    await patchFile(r.real, conn.reader.readFramePayload(size), s.applyOptions());
+  } catch (err) {
+    if (err instanceof RsyncError) {
+      log.debug(0, 'Internal error from rsync library!');
+      log.debug(0, `${r.name} from ${s.peer}: corrupt delta (${err.message}); ending the session.`);
+      return { error: EIO_TEXT, end: true };
+    }
+    if (err instanceof ProtocolError) throw err; // the connection broke or the frame was bad: fatal
+    log.debug(0, `I/O Error '${strerror(err)}' in rsync-patch: ${r.real}`);
+    return fail(err);
+  }
+  return null;
+}
+
+// ---- MKDIR / MK* / MKLINK / MKSOCK -----------------------------------------
+
+export function mkdir(s: Session, r: Request): Outcome {
+  try {
+    mkdirSync(fsPath(r.real), 0o700);
+  } catch (err) {
+    const st = lstatOrNull(r.real);
+    if (st === null || !st.isDirectory()) return fail(err);
+  }
+  return null;
+}
+
+async function node(r: Request, kind: NodeKind, withDevice: boolean): Promise<Outcome> {
+  try {
+    await makeNode(r.real, kind, withDevice ? BigInt(atoi(r.tags[3]!)) : 0n);
+  } catch (err) {
+    return fail(err);
+  }
+  return null;
+}
+
+export function mkchr(_s: Session, r: Request): Promise<Outcome> {
+  return node(r, 'c', true);
+}
+
+export function mkblk(_s: Session, r: Request): Promise<Outcome> {
+  return node(r, 'b', true);
+}
+
+export function mkfifo(_s: Session, r: Request): Promise<Outcome> {
+  return node(r, 'p', false);
+}
+
+export function mklink(_s: Session, r: Request): Outcome {
+  try {
+    symlinkSync(fsPath(r.tags[3]!), fsPath(r.real));
+  } catch (err) {
+    return fail(err);
+  }
+  return null;
+}
+
+export function mksock(): Outcome {
+  return null; // csync2 ignores sockets: what was there is removed, nothing is made
+}
+
+// ---- SETOWN / SETMOD / SETIME -----------------------------------------------
+
+/** uid_t/gid_t from a C int: -1 stays "unchanged", other negatives wrap like the C cast. */
+function idArg(v: number): number {
+  return v === -1 ? -1 : v >>> 0;
+}
+
+export function setown(s: Session, r: Request): Outcome {
+  const cfg = s.ctx.cfg;
+  if (cfg.ignoreUid && cfg.ignoreGid) return null;
+  const uid = cfg.ignoreUid ? -1 : idArg(atoi(r.tags[3]!));
+  const gid = cfg.ignoreGid ? -1 : idArg(atoi(r.tags[4]!));
+  try {
+    lchownSync(fsPath(r.real), uid, gid);
+  } catch (err) {
+    return fail(err);
+  }
+  return null;
+}
+
+export function setmod(s: Session, r: Request): Outcome {
+  if (s.ctx.cfg.ignoreMod) return null;
+  if (isSymlink(r.real)) return { error: s.refuse(r, 'SETMOD would change the target of a symlink') };
+  try {
+    chmodSync(fsPath(r.real), (atoi(r.tags[3]!) >>> 0) & 0o7777);
+  } catch (err) {
+    return fail(err);
+  }
+  return null;
+}
+
+export function setime(s: Session, r: Request): Outcome {
+  if (isSymlink(r.real)) return { error: s.refuse(r, 'SETIME would change the target of a symlink') };
+  const t = atoll(r.tags[3]!);
+  try {
+    utimesSync(fsPath(r.real), t, t);
+  } catch (err) {
+    return fail(err);
+  }
+  return null;
+}
+
+/** C atoll(): leading blanks, sign, digits; saturating at the 64-bit range. */
+function atoll(s: BStr): number {
+  const m = /^[ \t\n\v\f\r]*([+-]?)(\d*)/.exec(s)!;
+  if (!m[2]) return 0;
+  let v = BigInt(m[2]);
+  if (m[1] === '-') v = -v;
+  const MAX = (1n << 63n) - 1n;
+  if (v > MAX) v = MAX;
+  if (v < -MAX - 1n) v = -MAX - 1n;
+  return Number(v);
+}

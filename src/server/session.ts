@@ -1,0 +1,286 @@
+/**
+ * One daemon session (csync2's forked child): the first lines (`SSL`,
+ * `CONFIG`), the config and database of that config, then the command loop
+ * with csync2's processing order for every line:
+ *
+ *   unknown command -> identification -> [confinement] -> permission ->
+ *   [symlinked directory] -> dirty check -> unlink -> action ->
+ *   "file updated" bookkeeping -> reply
+ *
+ * (bracketed steps are beyond csync2). At the end, scheduled actions run and
+ * the session's changes are committed. All state lives in this object, so a
+ * `-ii` process serves many sessions at once.
+ */
+import { rmdirSync, unlinkSync } from 'node:fs';
+import type { Options } from '../cli/options.js';
+import type { Connection } from '../net/connection.js';
+import { loadTlsCredentials } from '../net/tls.js';
+import { disableGroupsForGroupCommand } from '../config/load.js';
+import { SERVER_LINE_MAX } from '../protocol/limits.js';
+import {
+  ERR_ALSO_DIRTY, ERR_CONFIG_NAME, ERR_EXPECT_SSL_CONFIG, ERR_GROUP_ALREADY_SET, ERR_PERM, ERR_PERM_SLAVE,
+  ERR_UNKNOWN_COMMAND, OK_ACTIVATING_SSL, OK_CMD_FINISHED, pleaseIdentify,
+} from '../protocol/replies.js';
+import { MAX_TOKENS, asciiLower, equalsIgnoreCase, splitTokens } from '../protocol/tokenize.js';
+import { urlDecode } from '../protocol/urlencode.js';
+import { markDirty } from '../sync/mark.js';
+import { scheduleActions } from '../actions/schedule.js';
+import { Checker } from '../sync/check.js';
+import type { RunContext } from '../sync/context.js';
+import { syncDirectories, type ApplyOptions } from '../fs/apply.js';
+import { log } from '../util/log.js';
+import { fsPath, type BStr } from '../util/bytes.js';
+import { COMMANDS, type CommandSpec } from './commands.js';
+import { openSessionContext, validConfigName } from './context.js';
+import { resolveName, symlinkedDirectory } from './confine.js';
+import { fileUpdated, lstatOrNull } from './bookkeeping.js';
+import type { StoreLease } from './stores.js';
+
+export const TIMING = new Map<string, [number, number]>();
+process.on('exit', () => { if (process.env.CSYNC2_TIMING) for (const [k, v] of TIMING) process.stderr.write(`${k} ${v[0]} ${v[1].toFixed(1)}ms\n`); });
+/** One parsed command line. */
+export interface Request {
+  /** Lower-cased command name. */
+  cmd: BStr;
+  /** tag[0..31], url-decoded ('' when missing). */
+  tags: BStr[];
+  /** The raw tokens as received. */
+  raw: BStr[];
+  /** tag[2], the file name (csync2 spelling, e.g. `%data%/x`). */
+  name: BStr;
+  /** The file's real path on this host (commands with a permission check only). */
+  real: BStr;
+}
+
+/** How a command ended; null = success (`OK (cmd_finished).`). */
+export type Outcome = null | {
+  /** Sent instead of `OK (cmd_finished).` (bookkeeping still runs, as in csync2). */
+  error?: BStr;
+  /** Another final line (BYE). */
+  reply?: BStr;
+  /** The command sent everything itself (GETTM, GETSZ, TYPE). */
+  noReply?: boolean;
+  /** No bookkeeping. */
+  noUpdate?: boolean;
+  /** The session ends after this command. */
+  end?: boolean;
+};
+
+export interface SessionOptions {
+  opts: Options;
+  /** Log prefix id (0 = none). */
+  id: number;
+}
+
+export class Session {
+  readonly opts: Options;
+  readonly id: number;
+  ctx!: RunContext;
+  private lease: StoreLease | null = null;
+  /** The HELLO name once identified. */
+  peer: BStr | null = null;
+  /** A group list is active (daemon -G, or an earlier GROUP). */
+  private groupListSet: boolean;
+  /** Directories that got new entries by rename, fsynced once at the end. */
+  readonly changedDirs = new Set<BStr>();
+  /** A fatal error ended the session (for the -i / -iii exit code). */
+  failed = false;
+
+  constructor(readonly conn: Connection, so: SessionOptions) {
+    this.opts = so.opts;
+    this.id = so.id;
+    this.groupListSet = so.opts.groupList !== null;
+  }
+
+  /** Serve the whole session. Fatal errors are thrown after the end-of-session work. */
+  async run(): Promise<void> {
+    const started = log.messagesPrinted;
+    let failure: unknown = null;
+    try {
+      if (await this.handshake()) await this.loop();
+    } catch (err) {
+      failure = err;
+      this.failed = true;
+    }
+    await this.conn.close().catch(() => undefined);
+    try {
+      await this.finish();
+    } catch (err) {
+      failure ??= err;
+      this.failed = true;
+    }
+    if (failure !== null) throw failure;
+    log.debug(1, 'Connection closed.');
+    if (log.messagesPrinted > started && this.opts.debugLevel > 0) log.debug(0, 'Finished with 0 errors.');
+  }
+
+  /** csync2 main(): optional `SSL`, then `CONFIG [name]`; then config and database. False = end quietly. */
+  private async handshake(): Promise<boolean> {
+    let line = await this.conn.readLine(SERVER_LINE_MAX);
+    if (line === null) return false;
+    let toks = splitTokens(line);
+    if (toks.length > 0 && equalsIgnoreCase(toks[0]!, 'ssl')) {
+      await this.conn.sendLine(OK_ACTIVATING_SSL);
+      await this.conn.upgradeToTlsServer(loadTlsCredentials(this.opts.systemDir));
+      line = await this.conn.readLine(SERVER_LINE_MAX);
+      if (line === null) return false;
+      toks = splitTokens(line);
+    }
+    if (toks.length === 0 || !equalsIgnoreCase(toks[0]!, 'config')) {
+      await this.conn.sendLine(ERR_EXPECT_SSL_CONFIG);
+      return false;
+    }
+    const cfgName = toks.length > 1 ? urlDecode(toks[1]!) : this.opts.cfgName;
+    if (!validConfigName(cfgName)) {
+      await this.conn.sendLine(ERR_CONFIG_NAME);
+      return false;
+    }
+    const { ctx, lease } = openSessionContext(this.opts, cfgName, this.id);
+    this.ctx = ctx;
+    this.lease = lease;
+    await this.conn.sendLine(OK_CMD_FINISHED);
+    return true;
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      const line = await this.conn.readLine(SERVER_LINE_MAX);
+      if (line === null) return;
+      const raw = splitTokens(line);
+      if (raw.length === 0) continue;
+      const tags = new Array<BStr>(MAX_TOKENS);
+      for (let i = 0; i < MAX_TOKENS; i++) tags[i] = i < raw.length ? urlDecode(raw[i]!) : '';
+      const req: Request = { cmd: asciiLower(tags[0]!), tags, raw, name: tags[2]!, real: '' };
+      const t0 = process.hrtime.bigint();
+      const stop = await this.command(req);
+      const dt = Number(process.hrtime.bigint() - t0) / 1e6;
+      const e = TIMING.get(req.cmd) ?? [0, 0];
+      e[0]++; e[1] += dt;
+      TIMING.set(req.cmd, e);
+      if (stop) return;
+    }
+  }
+
+  /** One command line. Returns true when the session ends. */
+  private async command(req: Request): Promise<boolean> {
+    const spec = COMMANDS.get(req.cmd);
+    if (!spec) {
+      await this.conn.sendLine(ERR_UNKNOWN_COMMAND);
+      return false;
+    }
+    if (spec.ident && this.peer === null) {
+      await this.conn.sendLine(pleaseIdentify(this.conn.peerIp));
+      return false;
+    }
+    const refusal = spec.perm ? this.checkAccess(spec, req) : null;
+    if (refusal !== null) {
+      await this.conn.sendLine(refusal);
+      return false;
+    }
+    if (spec.dirty && this.dirtyHere(req)) {
+      await this.conn.sendLine(ERR_ALSO_DIRTY);
+      return false;
+    }
+    if (spec.unlink) removeBefore(req.real, spec.unlink);
+
+    const outcome = await spec.run(this, req);
+
+    if (spec.update && !outcome?.noUpdate) {
+      fileUpdated(this.ctx, req.name, this.peer!);
+      if (spec.update === 1) {
+        log.debug(1, `Updated ${req.name} from ${this.peer ?? '???'}.`);
+        scheduleActions(this.ctx, req.name, false);
+      }
+    }
+    if (!outcome?.noReply) {
+      await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
+    }
+    return outcome?.end === true;
+  }
+
+  /** Confinement and permission; returns the refusal line or null. Sets req.real. */
+  private checkAccess(spec: CommandSpec, req: Request): BStr | null {
+    const resolved = resolveName(this.ctx.cfg, req.name, req.raw[2] ?? '');
+    if (!resolved.ok) return this.refuse(req, resolved.why);
+    req.real = resolved.real;
+    const perm = this.permission(req.name, req.tags[1]!, spec.perm === 2);
+    if (perm === 2) {
+      markDirty(this.ctx, req.name, this.peer);
+      return ERR_PERM_SLAVE;
+    }
+    if (perm === 1) return this.refuse(req, 'no group with this key lists the peer for this file');
+    if (spec.touches) {
+      const link = symlinkedDirectory(this.ctx.cfg, req.name);
+      if (link !== null) return this.refuse(req, `the path leads through the symlink ${link}`);
+    }
+    return null;
+  }
+
+  /** csync_perm(), in compare mode for TYPE. */
+  permission(name: BStr, key: BStr, compareMode: boolean): 0 | 1 | 2 {
+    const m = this.ctx.matcher;
+    if (!compareMode) return m.perm(name, key, this.peer);
+    m.compareMode = true;
+    try {
+      return m.perm(name, key, this.peer);
+    } finally {
+      m.compareMode = false;
+    }
+  }
+
+  /** Log a refused command (level 0) and return the reply a real client counts as an error. */
+  refuse(req: Request, why: string): BStr {
+    log.debug(0, `Refused ${req.cmd.toUpperCase()} ${req.name} from ${this.peer ?? '?'} (${this.conn.peerIp ?? 'unknown address'}): ${why}.`);
+    return ERR_PERM;
+  }
+
+  /** csync_check_dirty(): local check first; FLUSH stops there. */
+  private dirtyHere(req: Request): boolean {
+    new Checker(this.ctx).check(req.name, false);
+    if (req.cmd === 'flush') return false;
+    if (!this.ctx.store.isDirty(req.name)) return false;
+    markDirty(this.ctx, req.name, this.peer);
+    return true;
+  }
+
+  /** GROUP <list>. */
+  group(list: BStr): Outcome {
+    if (this.groupListSet) return { error: ERR_GROUP_ALREADY_SET };
+    this.groupListSet = true;
+    disableGroupsForGroupCommand(this.ctx.cfg, list);
+    return null;
+  }
+
+  /** How content writes are made here. */
+  applyOptions(): ApplyOptions {
+    const cfg = this.ctx.cfg;
+    return { tempdir: cfg.tempdir, ignoreUid: cfg.ignoreUid, ignoreGid: cfg.ignoreGid, changedDirs: this.changedDirs };
+  }
+
+  /** After the loop: csync_run_commands(), then the database is committed (csync_db_close()). */
+  private async finish(): Promise<void> {
+    const lease = this.lease;
+    if (!lease) return;
+    this.lease = null;
+    try {
+      await syncDirectories(this.changedDirs);
+      lease.commit();
+      await lease.runActions();
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+/** csync_unlink(file, 1 or 2) before MK* / PATCH: errors are ignored. */
+function removeBefore(real: BStr, how: 1 | 2): void {
+  const st = lstatOrNull(real);
+  if (st === null) return;
+  if (how === 2 && st.isFile()) return;
+  try {
+    if (st.isDirectory()) rmdirSync(fsPath(real));
+    else unlinkSync(fsPath(real));
+  } catch {
+    // csync2 ignores it; the command itself then fails
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The client's two librsync exchanges (rsync.c): csync_rs_check (read the
+ * peer's signature after SIG and compare it with the local file's) and
+ * csync_rs_delta (read the peer's signature after PATCH and send the delta),
+ * with csync2's debug lines.
+ *
+ * Costs are kept to what the answer needs: the local signature is only
+ * computed when its size (known from the file size) matches the peer's, or
+ * when -vv wants to show where they differ; a big file against a missing one
+ * goes out as one literal read straight from the file; other deltas are
+ * spooled in memory, or in an unlinked temporary file once they grow large.
+ */
+import { closeSync, fstatSync, openSync, read as fsRead, readSync, unlinkSync, writeSync, constants as FS } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/model.js';
+import { prefixSubst } from '../config/prefix.js';
+import type { PeerLink } from '../net/client.js';
+import { FRAME_ERROR, FORMAT_ERROR, parseFrameHeader } from '../protocol/frame.js';
+import { FRAME_HEADER_MAX, FRAME_CHUNK } from '../protocol/limits.js';
+import { DeltaEncoder, SignatureBuilder, parseSignature, resolveSigParams, type Signature } from '../rsync/index.js';
+import { DELTA_MAGIC } from '../rsync/format.js';
+import { fsPath, type BStr } from '../util/bytes.js';
+import { FatalError, ProtocolError, strerror } from '../util/errors.js';
+import { log } from '../util/log.js';
+import type { UpdateOut } from './update-output.js';
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+/** csync2's fixed signature parameters: MD4 strong sums of 16 bytes, 2048-byte blocks. */
+const SIG_BLOCK = 2048;
+const SIG_ENTRY = 20;
+/** Files up to this size are read synchronously (one read, no thread-pool hops). */
+const SYNC_READ_MAX = 256 * 1024;
+const READ_CHUNK = 1 << 20;
+/** Deltas up to this size stay in memory; larger ones go to a temporary file. */
+const MEMORY_SPOOL_MAX = 8 << 20;
+/** A file at least this big, sent against a missing one, goes out as one literal straight from disk. */
+const STREAM_LITERAL_MIN = 4 << 20;
+
+/** Size of csync2's signature of a regular file of `size` bytes. */
+export function signatureSize(size: number): number {
+  return 12 + Math.ceil(size / SIG_BLOCK) * SIG_ENTRY;
+}
+
+/** The frame header line (`octet-stream <n>`), fatal `Format-error while receiving data.` if absent. */
+async function readHeader(link: PeerLink, allowErrorWord: boolean): Promise<number> {
+  const line = await link.conn.reader.readLine(FRAME_HEADER_MAX);
+  if (line === null) throw new ProtocolError(FORMAT_ERROR, link.peer, undefined, 'end of file instead of a frame header');
+  return parseFrameHeader(line, allowErrorWord);
+}
+
+/** The local signature source: absent file, an open regular file, or an I/O error text. */
+type LocalSig = { kind: 'absent' } | { kind: 'file'; fd: number; size: number } | { kind: 'error'; why: string };
+
+function openLocal(path: BStr): LocalSig {
+  let fd: number;
+  try {
+    fd = openSync(fsPath(path), FS.O_RDONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'absent' };
+    return { kind: 'error', why: strerror(err) };
+  }
+  try {
+    const st = fstatSync(fd);
+    // fopen() works on a directory; csync2 then fails with whatever errno was left: 0.
+    if ((st.mode & S_IFMT) !== S_IFREG) {
+      closeSync(fd);
+      return { kind: 'error', why: 'Success' };
+    }
+    return { kind: 'file', fd, size: st.size };
+  } catch (err) {
+    closeSync(fd);
+    return { kind: 'error', why: strerror(err) };
+  }
+}
+
+/** The signature of an open file (read from offset 0), in csync2's format. */
+async function signatureOfFd(fd: number, size: number): Promise<Buffer> {
+  const builder = new SignatureBuilder(resolveSigParams({ blockLen: SIG_BLOCK }, size));
+  const parts: Buffer[] = [builder.header()];
+  if (size <= SYNC_READ_MAX) {
+    const buf = Buffer.allocUnsafe(Math.max(size, 1));
+    let got = 0;
+    for (;;) {
+      const n = readSync(fd, buf, got, buf.length - got, got);
+      if (n <= 0) break;
+      got += n;
+      if (got === buf.length) break;
+    }
+    parts.push(builder.update(buf.subarray(0, got)));
+  } else {
+    for await (const chunk of readFdChunks(fd)) parts.push(builder.update(chunk));
+  }
+  parts.push(builder.final());
+  return Buffer.concat(parts);
+}
+
+/** The file from offset 0 in 1 MiB positional reads; a yielded chunk is valid until the next one. */
+async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
+  let pos = 0;
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  for (;;) {
+    const n = await new Promise<number>((resolve, reject) => {
+      fsRead(fd, buf, 0, buf.length, pos, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+    });
+    if (n <= 0) return;
+    pos += n;
+    yield buf.subarray(0, n);
+  }
+}
+
+/**
+ * csync_rs_check after the checktxt line of a SIG reply: 1 = differs, 0 =
+ * same, -1 = error (logged; the caller treats the file as failed).
+ */
+export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean): Promise<number> {
+  out.debug(3, `Csync2 / Librsync: csync_rs_check('${file}', ${isReg ? 1 : 0} [${isReg ? 'regular file' : 'non-regular file'}])`);
+  out.debug(3, 'Reading signature size from peer....');
+  const size = await readHeader(link, false);
+  if (size === FRAME_ERROR) {
+    out.debug(0, `I/O Error 'Input/output error' in rsync-check: ${prefixSubst(cfg, file)}`);
+    return -1;
+  }
+  out.debug(3, `Receiving ${size} bytes ..`);
+
+  let local: LocalSig = { kind: 'absent' };
+  let mySig: Buffer | null = null;
+  let mySize = 0;
+  let diff = false;
+  try {
+    if (isReg) {
+      out.debug(3, `Opening basis_file and sig_file for ${file}`);
+      local = openLocal(prefixSubst(cfg, file));
+      if (local.kind === 'absent') {
+        out.debug(3, 'Basis file does not exist.');
+      } else if (local.kind === 'error') {
+        out.debug(0, `I/O Error '${local.why}' in rsync-check: ${prefixSubst(cfg, file)}`);
+        await link.conn.reader.readExact(size); // drain
+        return -1;
+      } else {
+        out.debug(3, 'Running rs_sig_file() from librsync....');
+        mySize = signatureSize(local.size);
+        // Only a signature of the same size can be equal; -vv shows where they differ.
+        if (mySize === size || (log.enabled(2) && size > 0)) {
+          mySig = await signatureOfFd(local.fd, local.size);
+          mySize = mySig.length;
+        }
+      }
+    }
+  } finally {
+    if (local.kind === 'file') closeSync(local.fd);
+  }
+
+  if (size !== mySize) {
+    out.debug(2, `Signature size differs: local=${mySize}, peer=${size}`);
+    diff = true;
+  }
+  // At -vvv each 512-byte read is dumped before its messages, as csync2 reads them.
+  const perChunk = log.enabled(3);
+  const peerSig = size > 0 && !perChunk ? await link.conn.reader.readExact(size) : null;
+  if (mySig !== null || perChunk) {
+    // csync2 compares in 512-byte reads; a read past the end of its own signature keeps the old buffer.
+    const stale = Buffer.alloc(FRAME_CHUNK);
+    for (let off = 0, left = size; left > 0;) {
+      const chunk = Math.min(FRAME_CHUNK, left);
+      const got = peerSig ? peerSig.subarray(off, off + chunk) : await link.conn.reader.readExact(chunk);
+      if (mySig !== null) {
+        const avail = Math.max(0, Math.min(chunk, mySig.length - off));
+        if (avail < chunk) {
+          out.debug(2, 'Found EOF in local sig file.');
+          diff = true;
+        }
+        mySig.copy(stale, 0, off, off + avail);
+        if (Buffer.compare(got, stale.subarray(0, chunk)) !== 0) {
+          out.debug(2, `Found diff in sig at -${left}:-${left - chunk}`);
+          diff = true;
+        }
+      }
+      off += chunk;
+      left -= chunk;
+      out.debug(3, `Got ${chunk} bytes, ${left} bytes left ..`);
+    }
+  }
+  out.debug(3, `File has been checked successfully (${diff ? 'difference found' : 'files are equal'}).`);
+  return diff ? 1 : 0;
+}
+
+/** What rsDelta sent, for statistics (bytes of the delta frame payload). */
+export interface DeltaResult {
+  ok: boolean;
+  sent: number;
+}
+
+/**
+ * csync_rs_delta after `OK (send_data).`: read the peer's signature and send
+ * the delta of the local file (the caller holds the writer). On failure
+ * csync2 leaves the peer waiting for data; here the peer gets `octet-stream -1`
+ * and answers with an error line, so the session stays usable.
+ */
+export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr): Promise<DeltaResult> {
+  const reader = link.conn.reader;
+  const writer = link.conn.writer;
+  out.debug(3, `Csync2 / Librsync: csync_rs_delta('${file}')`);
+  out.debug(3, 'Receiving sig_file from peer..');
+  const size = await readHeader(link, true);
+  if (size === FRAME_ERROR) {
+    await writer.sendFrameError();
+    return { ok: false, sent: 0 };
+  }
+  out.debug(3, `Receiving ${size} bytes ..`);
+  let sigBytes: Buffer;
+  if (log.enabled(3)) {
+    const parts: Buffer[] = [];
+    for (let left = size; left > 0;) {
+      const chunk = Math.min(FRAME_CHUNK, left);
+      parts.push(await reader.readExact(chunk));
+      left -= chunk;
+      out.debug(3, `Got ${chunk} bytes, ${left} bytes left ..`);
+    }
+    sigBytes = Buffer.concat(parts);
+  } else {
+    sigBytes = size > 0 ? await reader.readExact(size) : Buffer.alloc(0);
+  }
+  let sig: Signature;
+  try {
+    sig = parseSignature(sigBytes);
+  } catch (err) {
+    throw new FatalError('Got an error from librsync, too bad!', (err as Error).message);
+  }
+
+  out.debug(3, 'Opening new_file and delta_file..');
+  let fd: number;
+  let fileSize: number;
+  try {
+    fd = openSync(fsPath(prefixSubst(cfg, file)), FS.O_RDONLY);
+    fileSize = fstatSync(fd).size;
+  } catch (err) {
+    out.debug(0, `I/O Error '${strerror(err)}' while opening data file for reading in rsync-delta: ${file}`);
+    await writer.sendFrameError();
+    return { ok: false, sent: 0 };
+  }
+  try {
+    out.debug(3, 'Running rs_build_hash_table() from librsync..');
+    out.debug(3, 'Running rs_delta_file() from librsync..');
+    if (sig.count === 0 && fileSize >= STREAM_LITERAL_MIN) {
+      out.debug(3, 'Sending delta_file to peer..');
+      const total = fileSize + 14;
+      await writer.sendFrameFrom(literalDelta(fd, fileSize), total);
+      out.debug(3, 'Delta has been created successfully.');
+      return { ok: true, sent: total };
+    }
+    const spool = new Spool(cfg);
+    try {
+      const encoder = new DeltaEncoder(sig);
+      if (fileSize <= SYNC_READ_MAX) {
+        const buf = Buffer.allocUnsafe(Math.max(fileSize, 1));
+        let got = 0;
+        for (;;) {
+          const n = readSync(fd, buf, got, buf.length - got, got);
+          if (n <= 0 || (got += n) === buf.length) break;
+        }
+        spool.addAll(encoder.write(buf.subarray(0, got)));
+      } else {
+        for await (const chunk of readFdChunks(fd)) spool.addAll(encoder.write(chunk));
+      }
+      spool.addAll(encoder.end());
+      out.debug(3, 'Sending delta_file to peer..');
+      await spool.send(link);
+      out.debug(3, 'Delta has been created successfully.');
+      return { ok: true, sent: spool.size };
+    } finally {
+      spool.dispose();
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One LITERAL with an 8-byte length, the file's bytes, END. A file that changes size is cut or padded. */
+async function* literalDelta(fd: number, size: number): AsyncGenerator<Buffer> {
+  const head = Buffer.alloc(13);
+  head.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
+  head[4] = 0x44; // LITERAL_N8
+  head.writeBigUInt64BE(BigInt(size), 5);
+  yield head;
+  let left = size;
+  for await (const chunk of readFdChunks(fd)) {
+    if (left === 0) break;
+    const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+    left -= part.length;
+    yield Buffer.from(part); // the read buffer is reused
+  }
+  while (left > 0) {
+    const pad = Buffer.alloc(Math.min(left, READ_CHUNK));
+    left -= pad.length;
+    yield pad;
+  }
+  yield Buffer.from([0]);
+}
+
+/** Delta bytes collected before sending (the frame needs its length first). */
+class Spool {
+  private chunks: Buffer[] = [];
+  private fd: number | null = null;
+  size = 0;
+
+  constructor(private readonly cfg: Config) {}
+
+  addAll(parts: Buffer[]): void {
+    for (const p of parts) this.add(p);
+  }
+
+  private add(p: Buffer): void {
+    if (p.length === 0) return;
+    this.size += p.length;
+    if (this.fd === null && this.size > MEMORY_SPOOL_MAX) this.spill();
+    if (this.fd !== null) writeFully(this.fd, p);
+    else this.chunks.push(p);
+  }
+
+  private spill(): void {
+    this.fd = openTemp(this.cfg);
+    for (const c of this.chunks) writeFully(this.fd, c);
+    this.chunks = [];
+  }
+
+  async send(link: PeerLink): Promise<void> {
+    if (this.fd === null) {
+      await link.conn.writer.sendFrame(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks));
+      return;
+    }
+    const fd = this.fd;
+    async function* fromStart(): AsyncGenerator<Buffer> {
+      for await (const c of readFdChunks(fd)) yield Buffer.from(c);
+    }
+    await link.conn.writer.sendFrameFrom(fromStart(), this.size);
+  }
+
+  dispose(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    this.chunks = [];
+  }
+}
+
+function writeFully(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
+}
+
+/** An unlinked temporary file in the config's tempdir, else the system's. */
+function openTemp(cfg: Config): number {
+  const dirs = [cfg.tempdir, process.env['TMPDIR'] ?? null, tmpdir(), '/tmp'].filter((d): d is string => !!d);
+  let last: unknown = null;
+  for (const dir of dirs) {
+    const path = join(dir, `.csync2-delta.${randomBytes(6).toString('hex')}`);
+    try {
+      const fd = openSync(fsPath(path), FS.O_RDWR | FS.O_CREAT | FS.O_EXCL, 0o600);
+      unlinkSync(fsPath(path));
+      return fd;
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new FatalError(`I/O Error '${strerror(last)}' in rsync-delta: cannot create a temporary file`);
+}
