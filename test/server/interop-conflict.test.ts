@@ -1,0 +1,93 @@
+/**
+ * Conflicts against our daemon and a real one (twin.ts): both sides changed a file; every auto-resolve
+ * method (decided by the real client, with GETTM/GETSZ and FLUSH answered by the server); a removal
+ * that conflicts; slave hosts on either side.
+ */
+import assert from 'node:assert/strict';
+import type { Impl } from '../helpers/index.js';
+import { T0, assertClean, settle, twinTest, type Twin } from './twin.js';
+
+/** The file both sides change: client's version is younger and bigger. */
+async function bothChanged(t: Twin): Promise<void> {
+  const { client, server } = t;
+  await client.write('f.txt', 'base\n');
+  await client.write('other.txt', 'untouched\n');
+  await settle(client);
+  assertClean(await t.sync('base'));
+  await client.write('f.txt', 'the client changed this file\n');
+  await client.setMtime('f.txt', T0 + 200);
+  await server.write('f.txt', 'server side\n');
+  await server.setMtime('f.txt', T0 + 100);
+}
+
+const WINS: Record<string, boolean> = {
+  none: false, first: true, younger: true, older: false, bigger: true, smaller: false, left: true, right: false,
+};
+
+for (const [method, clientWins] of Object.entries(WINS)) {
+  twinTest(`conflict with auto ${method}: the client ${clientWins ? 'wins' : 'loses'}`, { groupBody: `include %data%;\nauto ${method};` }, async (t) => {
+    const { client, server } = t;
+    await bothChanged(t);
+    const r = await t.sync('conflict');
+    const text = r.client.stderr.toString('latin1');
+    const content = (await server.read('f.txt')).toString();
+    if (clientWins) {
+      assert.equal(r.client.code, 0, r.text);
+      assert.match(text, /Auto-resolving conflict: Won/, r.text);
+      assert.equal(content, 'the client changed this file\n');
+      assert.deepEqual(await server.dump('dirty'), [], 'FLUSH dropped the server\'s rows');
+    } else {
+      assert.equal(r.client.code, 1, r.text);
+      assert.match(text, /Finished with 1 errors\./, r.text);
+      assert.equal(content, 'server side\n', 'the server keeps its version');
+      assert.deepEqual((await server.dump('dirty')).map((row) => row[0]), ['%25data%25/f.txt'],
+        'the server marked its version dirty for the client');
+      assert.deepEqual((await client.dump('dirty')).map((row) => row[0]), ['%25data%25/f.txt'], 'the client keeps its row');
+    }
+    await t.snapshot('after');
+  });
+}
+
+twinTest('a removal that conflicts: younger cannot decide, first wins', { groupBody: 'include %data%;\nauto younger;' }, async (t) => {
+  const { client, server } = t;
+  await client.write('r.txt', 'base\n');
+  await settle(client);
+  assertClean(await t.sync('base'));
+  await client.rm('r.txt');
+  await server.write('r.txt', 'changed on the server\n');
+  const r = await t.sync('removal');
+  assert.match(r.client.stderr.toString('latin1'), /This is a removal/, r.text);
+  assert.equal((await server.read('r.txt')).toString(), 'changed on the server\n');
+  await t.snapshot('removal');
+
+  await t.client.writeConfig(t.cluster.defaultConfig({ groupBody: 'include %data%;\nauto first;' }));
+  const r2 = await t.sync('first', ['-uv']);
+  assert.equal(r2.client.code, 0, r2.text);
+  assert.equal(await server.stat('r.txt'), null, 'the forced DEL went through');
+  await t.snapshot('first');
+});
+
+twinTest('a slave server receives from its master', { hosts: (impl: Impl) => [{ impl: 'real' }, { impl, slave: true }] }, async (t) => {
+  await t.client.write('to-slave.txt', 'from the master\n');
+  await settle(t.client);
+  assertClean(await t.sync('push'));
+  assert.equal((await t.server.read('to-slave.txt')).toString(), 'from the master\n');
+  await t.snapshot('push');
+});
+
+twinTest('a slave client is refused and the master marks its own version dirty',
+  { hosts: (impl: Impl) => [{ impl: 'real', slave: true }, { impl }] }, async (t) => {
+    const { client, server } = t;
+    await server.write('s.txt', 'master copy\n');
+    await client.write('s.txt', 'slave copy\n');
+    await client.write('new-on-slave.txt', 'slave only\n');
+    await settle(client);
+    await settle(server);
+    const r = await t.sync('push');
+    assert.equal(r.client.code, 1, r.text);
+    assert.equal((await server.read('s.txt')).toString(), 'master copy\n');
+    assert.equal(await server.stat('new-on-slave.txt'), null);
+    const dirty = await server.dump('dirty');
+    assert.ok(dirty.some(([f, , , peer]) => f === '%25data%25/s.txt' && peer === client.name), JSON.stringify(dirty));
+    await t.snapshot('push');
+  });
