@@ -85,7 +85,9 @@ export function buildTokenStream(mainText: BStr, mainFile: string, readInclude: 
         continue;
       }
       if (type === InclName) {
-        const name = raw.image;
+        // fopen() gets the C string: a NUL byte ends the name.
+        const nulAt = raw.image.indexOf('\0');
+        const name = nulAt >= 0 ? raw.image.slice(0, nulAt) : raw.image;
         const where = `${file}:${raw.startLine}:${raw.startColumn}`;
         if (depth >= MAX_INCLUDE_DEPTH) {
           fail(raw, file, 'Config includes nested too deeply.',
