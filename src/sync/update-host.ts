@@ -205,7 +205,8 @@ class HostSession {
     const parent = state.abortParent!;
     const tl = this.ctx.store.fileNamesAtOrBelow(parent)
       .filter((fn) => lstatName(this.cfg, fn) !== null && !checkPure(this.cfg, fn, o.out));
-    for (const fn of tl) markDirty(this.ctx, fn, this.peer, null, o.out);
+    // csync2 builds that list by prepending: marked in reverse order.
+    for (const fn of tl.reverse()) markDirty(this.ctx, fn, this.peer, null, o.out);
     this.missingParentDir = parent;
     return true;
   }
