@@ -98,8 +98,25 @@ export class StateStore {
     }
     const store = new StateStore(db, opts);
     store.ensureSchema(loc);
+    store.useWal();
     if (opts.asyncMode) store.exec('PRAGMA synchronous = OFF');
     return store;
+  }
+
+  /**
+   * Write-ahead logging: readers never wait for a writer (overlapping cron runs
+   * and a receiving daemon), and a commit costs no fsync (synchronous=NORMAL
+   * keeps the file consistent; a power cut may only lose the newest commits).
+   * The mode is stored in the file; csync2's SQLite opens such a file as usual.
+   */
+  private useWal(): void {
+    try {
+      const mode = this.db.pragma('journal_mode', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal') this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+    } catch {
+      // A busy or read-only database keeps its journal mode; nothing depends on WAL.
+    }
   }
 
   /** csync2 probes with `SELECT count(*) from file` and creates all tables when that fails (LIMIT 1 probes the same without a scan). */

@@ -192,6 +192,10 @@ export class Session {
         scheduleActions(this.ctx, req.name, false);
       }
     }
+    // A change is committed before it is acknowledged: a daemon killed after
+    // the reply never leaves its database behind the tree (which would make the
+    // next push of the same file look like a conflict).
+    if (spec.update || spec.dirty) this.ctx.store.commit();
     if (!outcome?.noReply) {
       await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
     }

@@ -107,6 +107,11 @@ export class Daemon {
   stop(graceMs = 2000): Promise<RunResult> {
     return this.proc.stop(graceMs);
   }
+
+  /** A signal to its whole process group at once (SIGKILL for crash tests). */
+  kill(signal: NodeJS.Signals): void {
+    this.proc.kill(signal);
+  }
 }
 
 /** Text generated for the default config; also usable from `configFor` to extend it. */

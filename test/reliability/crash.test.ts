@@ -1,0 +1,163 @@
+/**
+ * Crash consistency: kill -9 of the daemon and, separately, of the client at
+ * random moments while a big file or many small files are pushed. After each
+ * kill: every file on the receiver holds its old or its new content, and no
+ * file lost its dirty row on the client without having arrived. After the next
+ * successful run: the trees are equal, no temp file is left, every database
+ * passes `PRAGMA integrity_check` and nothing is dirty.
+ */
+import { after, before, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  createCluster, diffTrees, formatRun, sleep, type Cluster, type Impl, type RunResult, type TestHost,
+} from '../helpers/index.js';
+import { FULL, Rng, SEED, scale } from './scale.js';
+import { CLIENT_IMPLS, integrityOk, tempFilesIn } from './common.js';
+
+interface Scenario {
+  name: string;
+  /** Writes version `v` of the client's tree; returns the sha256 of every file by relative path. */
+  write(host: TestHost, v: number): Promise<Map<string, string>>;
+}
+
+const BIG_MB = scale(24, 200);
+const SMALL_FILES = scale(500, 10_000);
+const TRIALS = scale(2, 20);
+
+function sha(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+const BIG: Scenario = {
+  name: `a ${BIG_MB} MB file`,
+  async write(host, v) {
+    // New random content each version: the delta is as large as the file.
+    const content = randomBytes(BIG_MB << 20);
+    await host.write('big.bin', content);
+    await host.setMtime('big.bin', 1_700_000_000 + v);
+    return new Map([['big.bin', sha(content)]]);
+  },
+};
+
+const SMALL: Scenario = {
+  name: `${SMALL_FILES} small files`,
+  async write(host, v) {
+    const sums = new Map<string, string>();
+    for (let i = 0; i < SMALL_FILES; i++) {
+      const rel = `d${i % 40}/f${i}.txt`;
+      const content = Buffer.from(`version ${v} of file ${i}\n${'x'.repeat(i % 3000)}`);
+      await host.write(rel, content);
+      await host.setMtime(rel, 1_700_000_000 + v);
+      sums.set(rel, sha(content));
+    }
+    return sums;
+  },
+};
+
+async function hashOf(host: TestHost, rel: string): Promise<string | null> {
+  try {
+    return sha(await host.read(rel));
+  } catch {
+    return null;
+  }
+}
+
+describe('kill -9 during a push', { concurrency: false }, () => {
+  // Our daemon with each client; and our client against a real daemon (only the client is killed
+  // there: the real daemon's own crash behaviour is not ours to assert).
+  // The sample in `make test` gives each pair one scenario (alternating); the full run gives all.
+  const pairs: { clientImpl: Impl; serverImpl: Impl; targets: ('daemon' | 'client')[]; sample: Scenario[] }[] = [
+    ...CLIENT_IMPLS.map((clientImpl, i) => ({
+      clientImpl, serverImpl: 'ours' as Impl, targets: ['daemon', 'client'] as ('daemon' | 'client')[],
+      sample: i % 2 === 0 ? [SMALL] : [BIG],
+    })),
+    { clientImpl: 'ours', serverImpl: 'real', targets: ['client'], sample: [SMALL] },
+  ];
+  for (const { clientImpl, serverImpl, targets, sample } of pairs) {
+    for (const scenario of FULL ? [BIG, SMALL] : sample) {
+      describe(`${clientImpl} client -> ${serverImpl} daemon, ${scenario.name}`, () => {
+        let cluster: Cluster;
+        let client: TestHost;
+        let server: TestHost;
+        let version = 0;
+        let current = new Map<string, string>();
+        let pushMs = 1000;
+
+        before(async () => {
+          cluster = await createCluster({ hosts: [{ impl: clientImpl }, { impl: serverImpl }] });
+          [client, server] = cluster.hosts as [TestHost, TestHost];
+          current = await scenario.write(client, version);
+          const started = Date.now();
+          await pushToCompletion();
+          pushMs = Date.now() - started;
+        });
+        after(() => cluster.cleanup());
+
+        /** A clean run: daemon up, `csync2 -xv`, daemon down; must succeed. */
+        async function pushToCompletion(): Promise<RunResult> {
+          const daemon = await server.startDaemon({ mode: '-ii' });
+          const r = await client.run(['-xv'], { timeoutMs: 300_000 });
+          await daemon.stop();
+          assert.equal(r.code, 0, formatRun(r));
+          return r;
+        }
+
+        async function checkConverged(): Promise<void> {
+          assert.deepEqual(diffTrees(await client.treeSnapshot(), await server.treeSnapshot()), []);
+          assert.deepEqual(await tempFilesIn(server.dataDir), [], 'temp files left on the receiver');
+          assert.deepEqual(await client.dump('dirty'), [], 'still dirty after a successful run');
+          assert.ok(await integrityOk(client), 'client database integrity');
+          assert.ok(await integrityOk(server), 'server database integrity');
+        }
+
+        for (const target of targets) {
+          it(`${TRIALS} kills of the ${target} (seed ${SEED})`, async (t: TestContext) => {
+            const rng = new Rng(SEED + (target === 'daemon' ? 1 : 2));
+            let midTransfer = 0;
+            for (let trial = 0; trial < TRIALS; trial++) {
+              const old = current;
+              version++;
+              current = await scenario.write(client, version);
+              const check = await client.run(['-cr', client.path('')]);
+              assert.equal(check.code, 0, formatRun(check));
+
+              const daemon = await server.startDaemon({ mode: '-ii' });
+              const push = client.spawn(['-uv']);
+              await sleep(Math.floor(pushMs * (0.05 + 0.9 * rng.next())));
+              const stillRunning = push.running;
+              if (target === 'daemon') daemon.kill('SIGKILL');
+              else push.kill('SIGKILL');
+              if (stillRunning) midTransfer++;
+              await push.exited;
+              if (target === 'client' && serverImpl === 'ours') {
+                // Our daemon ends the session on EOF and must remove its temp file itself.
+                const deadline = Date.now() + 5000;
+                while ((await tempFilesIn(server.dataDir)).length > 0 && Date.now() < deadline) await sleep(50);
+                assert.deepEqual(await tempFilesIn(server.dataDir), [], 'our daemon left a temp file after the client died');
+              }
+              await daemon.stop();
+
+              const dirty = new Set((await client.dump('dirty')).map((row) => row[0]!));
+              for (const [rel, newSum] of current) {
+                const got = await hashOf(server, rel);
+                const oldSum = old.get(rel) ?? null;
+                assert.ok(got === newSum || got === oldSum, `trial ${trial}: ${rel} on the receiver is neither old nor new`);
+                if (got !== newSum) {
+                  const name = `%25data%25/${rel.replace(/ /g, '%20')}`;
+                  assert.ok(dirty.has(name), `trial ${trial}: ${rel} did not arrive but its dirty row was cleared`);
+                }
+              }
+              await pushToCompletion();
+              await checkConverged();
+            }
+            t.diagnostic(`${midTransfer} of ${TRIALS} kills hit a running push`);
+            assert.ok(midTransfer >= Math.ceil(TRIALS / 2), `only ${midTransfer} of ${TRIALS} kills came during the push`);
+          });
+        }
+      });
+    }
+  }
+});
+
+
