@@ -24,7 +24,7 @@ export interface Hostile {
   third: TestHost;
   daemon: Daemon;
   key: string;
-  /** The server tree and everything of the cluster outside the server's data and database. */
+  /** Everything of the cluster outside the server's and the client's data and database (see outsideOf). */
   outsideBefore: TreeSnapshot;
   /** Cases run and how many were refused or handled safely. */
   counts: { run: number; safe: number };
@@ -38,7 +38,8 @@ export interface Hostile {
   cleanup(): Promise<void>;
 }
 
-const outsideOf = (root: string) => treeSnapshot(root, { exclude: (p) => p === 'h2/data' || p === 'h2/db' });
+/** Everything of the cluster but the server's tree and database and the client's (which the tests change themselves). */
+const outsideOf = (root: string) => treeSnapshot(root, { exclude: (p) => ['h1/data', 'h1/db', 'h2/data', 'h2/db'].includes(p) });
 
 export async function hostileSetup(): Promise<Hostile> {
   const cluster = await createCluster({
@@ -74,13 +75,13 @@ export async function hostileSetup(): Promise<Hostile> {
       try {
         const got = await exchange(peer, lines);
         assert.deepEqual(got, replies, `${title}: replies`);
-        assert.ok(daemon.running, `${title}: the daemon died`);
+        assert.ok(h.daemon.running, `${title}: the daemon died`);
         counts.safe += lines.length;
       } finally {
         if (!given) peer.destroy();
       }
     },
-    log: () => daemon.stderr().toString('latin1'),
+    log: () => h.daemon.stderr().toString('latin1'),
     outsideNow: () => outsideOf(cluster.root),
     cleanup: () => cluster.cleanup(),
   };
