@@ -1,6 +1,6 @@
 /**
  * Running scheduled actions at the end of a run (action.c csync_run_commands):
- * each distinct (command, logfile) once, `%%` replaced by the triggering names
+ * each distinct (command, logfile) once (last in SELECT order first), `%%` replaced by the triggering names
  * as stored (still url-encoded), through /bin/sh with stdin /dev/null and
  * stdout+stderr appended to the logfile; then its rows are deleted.
  */
@@ -15,7 +15,8 @@ import { toBuf, type BStr } from '../util/bytes.js';
 import type { StateStore } from '../db/store.js';
 
 export async function runActions(store: StateStore): Promise<void> {
-  for (const { command, logfile } of store.actionCommands()) {
+  // csync2 collects the (command, logfile) pairs by prepending too: they run in reverse SELECT order.
+  for (const { command, logfile } of store.actionCommands().reverse()) {
     const files = store.actionFiles(command, logfile);
     // csync2 collects the names by prepending: the list is in reverse SELECT order.
     const names = [...files].reverse();

@@ -42,8 +42,11 @@ export async function backupFile(real: BStr, groups: readonly Group[]): Promise<
     const dirSt = await stat(fsPath(dir)).catch(() => null);
     if (dirSt === null) {
       log.debug(3, 'backup directory configured is not present, so creating it');
+      // csync2's mkpath() makes only the directories above it; the backup directory itself
+      // appears with the first file that is really backed up (makeBackupDirs).
       try {
-        await mkdir(fsPath(dir), { recursive: true, mode: 0o700 });
+        const parent = parentDir(dir);
+        if (parent !== null) await mkdir(fsPath(parent), { recursive: true, mode: 0o700 });
       } catch (err) {
         log.debug(1, `ERROR : unable to create backup directory ${dir} ; backup failed `);
         return { error: `Open error while backing up '${real}': ${strerror(err)}` };
@@ -100,6 +103,13 @@ export async function backupFile(real: BStr, groups: readonly Group[]): Promise<
     }
   }
   return null;
+}
+
+/** The directory above `dir` (trailing slashes ignored), or null for a top-level one. */
+function parentDir(dir: BStr): BStr | null {
+  const trimmed = dir.replace(/\/+$/, '');
+  const slash = trimmed.lastIndexOf('/');
+  return slash > 0 ? trimmed.slice(0, slash) : null;
 }
 
 /** `<dir><each leading directory of real>`: mkdir 0700, then the original directory's owner and mode. */

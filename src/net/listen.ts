@@ -28,8 +28,12 @@ import { resolveName, resolvePort, ResolveError } from './resolve.js';
 export type SessionHandler = (conn: Connection) => Promise<void>;
 
 export const DAEMON_BANNER = 'Csync2 daemon running. Waiting for connections.';
-/** csync2 passes 5 to listen(). */
-const BACKLOG = 5;
+/**
+ * csync2 passes 5 to listen(). Beyond csync2 we allow a longer accept queue: with 5, a burst of
+ * connections (many hosts pushing at once from cron) overflows it while sessions start, the
+ * kernel drops the SYNs and each such client waits a full 1 s SYN retransmit.
+ */
+const BACKLOG = 128;
 /** First fd passed by systemd socket activation. */
 const SD_LISTEN_FDS_START = 3;
 

@@ -4,7 +4,8 @@
  * a group whose patterns contain the name; on top of that a name is refused,
  * before anything is touched, when
  * - its raw argument decodes to a NUL byte (csync2 would cut the name there),
- * - it has a `..` component,
+ * - it has a `..` component, or an empty or `.` one (`//`, `/./`, a trailing
+ *   `/`: another spelling of a name, which could slip past exclude patterns),
  * - it uses a prefix this host does not define (csync2 dies of that),
  * - it does not name an absolute path on this host,
  * - (for commands that touch the file) one of its existing directories is a
@@ -36,7 +37,11 @@ export function decodesToNul(raw: BStr): boolean {
 export function resolveName(cfg: Config, name: BStr, raw: BStr): Resolved {
   if (decodesToNul(raw)) return { ok: false, why: 'the name contains a NUL byte' };
   if (name === '') return { ok: false, why: 'the name is empty' };
-  if (name.split('/').includes('..')) return { ok: false, why: "the name has a '..' component" };
+  const parts = name.split('/');
+  if (parts.includes('..')) return { ok: false, why: "the name has a '..' component" };
+  // `%data%//x`, `%data%/./x` or `%data%/x/` name the same file as `%data%/x` but slip past
+  // patterns such as `exclude %data%/x`; csync2 clients only ever send canonical names.
+  if (name !== '/' && parts.slice(1).some((p) => p === '' || p === '.')) return { ok: false, why: "the name has an empty or '.' component" };
   let real: BStr;
   try {
     real = prefixSubst(cfg, name);

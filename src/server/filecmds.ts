@@ -270,8 +270,11 @@ export function setown(s: Session, r: Request): Outcome {
 export function setmod(s: Session, r: Request): Outcome {
   if (s.ctx.cfg.ignoreMod) return null;
   if (isSymlink(r.real)) return { error: s.refuse(r, 'SETMOD would change the target of a symlink') };
+  const mode = (atoi(r.tags[3]!) >>> 0) & 0o7777;
+  // csync2 replicates these bits like any other; the log says who set them.
+  if (mode & 0o6000) log.debug(1, `SETMOD ${r.name} from ${s.peer}: mode ${mode.toString(8)} has setuid/setgid bits.`);
   try {
-    chmodSync(fsPath(r.real), (atoi(r.tags[3]!) >>> 0) & 0o7777);
+    chmodSync(fsPath(r.real), mode);
   } catch (err) {
     return fail(err);
   }
