@@ -6,8 +6,10 @@
 import type { Group } from '../config/model.js';
 import type { PeerLink } from '../net/client.js';
 import { LIST_LINE_MAX } from '../protocol/limits.js';
+import { lineTooLong } from '../protocol/linereader.js';
 import { urlDecode, urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
+import { ProtocolError } from '../util/errors.js';
 import { errorCount, log } from '../util/log.js';
 import type { ListRow } from './compare-merge.js';
 
@@ -45,7 +47,14 @@ export class ListReader {
   }
 
   async next(): Promise<ListRow | null> {
-    const line = await this.link.conn.reader.readLine(LIST_LINE_MAX);
+    let line: BStr | null;
+    try {
+      line = await this.link.conn.reader.readLine(LIST_LINE_MAX);
+    } catch (err) {
+      if (!(err instanceof ProtocolError) || err.message !== lineTooLong(LIST_LINE_MAX)) throw err;
+      throw new ProtocolError(err.message, this.link.peer, 'LIST',
+        `a LIST row from ${this.link.peer} is longer than the ${LIST_LINE_MAX - 1} bytes a csync2 client accepts (a very long file name?)`);
+    }
     if (line === null) return null;
     if (line.charCodeAt(0) !== 0x76 /* v */) {
       if (line.startsWith('OK (')) {
