@@ -240,3 +240,63 @@ test('peer down: same message, exit code and nothing on stdout', async () => {
   assert.match(want.stderr.toString(), /^ERROR: Connection to remote host `\S+' failed\.\nFinished with 1 errors\.\n$/);
   assert.deepEqual([have.code, have.stdout.toString(), have.stderr.toString()], [want.code, want.stdout.toString(), want.stderr.toString()]);
 });
+
+interface JsonLine {
+  type: string;
+  [k: string]: unknown;
+}
+
+async function jsonRun(args: string[]): Promise<{ code: number | null; objects: JsonLine[]; stderr: string }> {
+  const r = await A.run(args, { impl: 'ours', env: { CSYNC2_TS_JSON: '1' } });
+  const text = r.stdout.toString('utf8');
+  return { code: r.code, objects: text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as JsonLine), stderr: r.stderr.toString('latin1') };
+}
+
+test('CSYNC2_TS_JSON=1: one object per difference, per pair and a summary; same exit codes and messages', async () => {
+  const daemons = [await B.startDaemon({ impl: 'real', verbose: 0 }), await C.startDaemon({ impl: 'ours', verbose: 0 })];
+  try {
+    const all = await jsonRun(['-T']);
+    const want = baseline.get('all pairs')!;
+    assert.equal(all.code, want.code);
+    assert.equal(all.stderr, want.stderr);
+    const diffs = all.objects.filter((o) => o.type === 'difference');
+    // The same differences in the same order as csync2's lines (names as UTF-8 text, raw bytes in *_base64).
+    const asLines = diffs.map((o) => {
+      const file = o.file_base64 ? Buffer.from(o.file_base64 as string, 'base64').toString('latin1') : Buffer.from(o.file as string, 'utf8').toString('latin1');
+      return tab(o.kind as string, o.myname as string, o.peer as string, file);
+    });
+    assert.deepEqual(asLines, want.stdout.split('\n').filter((l) => l !== ''));
+    const x = diffs.find((o) => o.file === '%data%/diff')!;
+    assert.deepEqual([x.kind, x.state, x.marked_dirty], ['X', 'differs', false]);
+    assert.match(x.local_checktxt as string, /^v1:mtime=1600000000:.*:size=2$/);
+    assert.match(x.remote_checktxt as string, /^v1:mtime=1600000000:.*:size=3$/);
+    const latin1 = diffs.find((o) => o.file_base64 !== undefined)!;
+    assert.equal(Buffer.from(latin1.file_base64 as string, 'base64').toString('latin1'), '%data%/lat\xe9');
+    assert.equal(latin1.file, '%data%/lat\ufffd');
+    const pairs = all.objects.filter((o) => o.type === 'pair');
+    assert.deepEqual(pairs.map((p) => [p.peer, p.status]), [[C.name, 'in_sync'], [B.name, 'differences']]);
+    const pb = pairs[1]!;
+    assert.equal((pb.local_only as number) + (pb.remote_only as number) + (pb.differs as number), diffs.length);
+    assert.deepEqual(all.objects.at(-1), {
+      type: 'summary', status: 'differences', pairs: 2, in_sync: 1, out_of_sync: 1, failed: 0, differences: diffs.length, errors: 0,
+    });
+
+    const inSync = await jsonRun(['-T', A.name, C.name]);
+    assert.equal(inSync.code, 2);
+    assert.deepEqual(inSync.objects.map((o) => [o.type, o.status]), [['pair', 'in_sync'], ['summary', 'in_sync']]);
+
+    const unknown = await jsonRun(['-T', 'nobody', B.name]);
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.stderr, baseline.get('host pair not found')!.stderr);
+    assert.deepEqual(unknown.objects.map((o) => [o.type, o.status, o.error ?? null]),
+      [['pair', 'error', 'Host pair not found in configuration.'], ['summary', 'error', null]]);
+
+    const saved = `${A.dbPath()}.saved`;
+    await copyFile(A.dbPath(), saved);
+    const marked = await jsonRun(['-TIX', A.name, B.name]);
+    await copyFile(saved, A.dbPath());
+    assert.ok(marked.objects.filter((o) => o.type === 'difference').every((o) => o.marked_dirty === true));
+  } finally {
+    await Promise.all(daemons.map((d) => d.stop()));
+  }
+});
