@@ -68,7 +68,7 @@ export class ListReader {
     const rest = tab < 0 ? '' : line.slice(tab + 1);
     if (rest === '') return this.fail('Format error in reply: \\n not found!');
     const row = { checktxt: urlDecode(line.slice(0, tab)), file: urlDecode(rest) };
-    log.debug(2, `Fetched tuple from peer: ${row.file} [${row.checktxt}]`);
+    if (log.enabled(2)) log.debug(2, `Fetched tuple from peer: ${row.file} [${row.checktxt}]`);
     return row;
   }
 }

@@ -111,6 +111,9 @@ const SCENARIOS: Scenario[] = [
   { name: 'diff, local only', args: () => ['-TT', A.name, B.name, F('a only')] },
   { name: 'diff, remote only', args: () => ['-TT', A.name, B.name, F('b only')] },
   { name: 'diff, pair not found', args: () => ['-TT', A.name, 'nobody', F('diff')] },
+  { name: '-G: only the second group', args: () => ['-G', 'second', '-T'] },
+  { name: '-G: only the first group, one pair', args: () => ['-G', 'test', '-T', A.name, B.name] },
+  { name: '-P: -TT file only in groups with that peer', args: () => ['-P', 'nobody', '-TT', F('diff')] },
   { name: 'identification refused', args: () => ['-C', 'strict', '-T', A.name, B.name] },
   { name: '-TI pair', args: () => ['-TI', A.name, B.name], marks: true },
   { name: '-TIX pair', args: () => ['-TIX', A.name, B.name], marks: true },
@@ -187,6 +190,9 @@ test('baseline: real csync2 shows what the scenarios are about', () => {
   assert.ok(!all.stdout.includes(`\t${C.name}\t`), 'A and C are in sync');
   assert.match(baseline.get('all pairs -vv')!.stderr, /^Fetched tuple from peer: %data%\/q b \[v1:mtime=1600000000:mode=33188:uid=0:gid=0:type=reg:size=1\]$/m);
   assert.match(baseline.get('all pairs -vv')!.stderr, /^End of query results: OK \(cmd_finished\)\.$/m);
+  const onlySecond = lines(baseline.get('-G: only the second group')).filter((x) => x !== '');
+  assert.ok(onlySecond.length > 0 && onlySecond.every((x) => x.includes('%other%/')), onlySecond.join('\n'));
+  assert.deepEqual([baseline.get('-P: -TT file only in groups with that peer')!.stdout, baseline.get('-P: -TT file only in groups with that peer')!.code], ['', 2]);
   assert.equal(baseline.get('pair in sync')!.code, 2);
   assert.equal(baseline.get('pair + identical file')!.code, 2);
   assert.equal(baseline.get('diff of a file against every peer')!.code, 2, '-TT file never reports differences');
