@@ -83,7 +83,7 @@ test('csync2.1 has the sections an admin looks for', () => {
 test('EXIT STATUS gives 0, 1 and 2 with the -T and listing rules', () => {
   const exit = section('EXIT STATUS');
   for (const code of ['0', '1', '2']) assert.match(exit, new RegExp(`^ {7}${code} `, 'm'), code);
-  assert.match(exit, /-T: everything compared is in\s+sync/);
+  assert.match(exit, /-T: everything\s+compared\s+is\s+in\s+sync/);
   assert.match(exit, /-H,\s+-L, -M, -S: nothing to list/);
 });
 
