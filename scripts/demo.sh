@@ -18,7 +18,9 @@ OURS="$REPO/bin/csync2"
 CLIENT=${CSYNC2_DEMO_CLIENT:-$OURS}
 DAEMON=${CSYNC2_DEMO_DAEMON:-$OURS}
 TMP=${TMPDIR:-/tmp}
-WORK=$(mktemp -d "$TMP/csync2-demo.XXXXXX")
+# The name prefix of the test harness's cluster directories: if this script is killed with SIGKILL, the
+# harness's stale-lock sweep (test/helpers/net.ts) removes the directory recorded in our subnet lock.
+WORK=$(mktemp -d "$TMP/csync2-ts-cluster-demo.XXXXXX")
 STARTED=$(date +%s)
 
 # ---------------------------------------------------------------------------------------------------
@@ -42,15 +44,21 @@ SUBNET_LOCKS="$TMP/csync2-ts-test-subnets"
 LOCK=''
 PIDS=()
 
+# True once process $1 has exited (gone, or a zombie waiting for us to reap it).
+exited() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  [ "${stat:0:1}" = Z ]
+}
+
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-      kill -0 -- "-$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 30); do exited "$pid" && break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true  # the daemon if it is stuck, and whatever it forked
+    wait "$pid" 2>/dev/null || true
   done
   [ -z "$LOCK" ] || rm -rf "$LOCK"
   if [ "${CSYNC2_DEMO_KEEP:-}" = 1 ]; then printf 'work directory kept: %s\n' "$WORK"; else rm -rf "$WORK"; fi
@@ -65,6 +73,7 @@ for _ in $(seq 1 200); do
   prefix="127.$((64 + RANDOM % 190)).$((RANDOM % 256))"
   if mkdir "$SUBNET_LOCKS/$prefix" 2>/dev/null; then
     echo $$ > "$SUBNET_LOCKS/$prefix/pid"
+    printf '%s' "$WORK" > "$SUBNET_LOCKS/$prefix/root"
     LOCK="$SUBNET_LOCKS/$prefix"
     break
   fi
@@ -141,11 +150,13 @@ note "Daemon: $DAEMON"
 
 heading "Set-up: a group key, one TLS certificate per host, the same csync2.cfg everywhere"
 mkdir -p "$(h 1)/etc"
+CERT_JOBS=()
 "$OURS" -k "$(h 1)/etc/csync2.key" || fail "csync2 -k failed"
 for n in 1 2 3; do
   mkdir -p "$(h "$n")/etc" "$(h "$n")/db" "$(data "$n")"
   [ "$n" = 1 ] || cp -p "$(h 1)/etc/csync2.key" "$(h "$n")/etc/"
-  "$REPO/bin/csync2-cert" "$(h "$n")/etc" > /dev/null || fail "csync2-cert failed for host $n"
+  "$REPO/bin/csync2-cert" "$(h "$n")/etc" > "$(h "$n")/cert.log" 2>&1 &  # ~0.3 s of key generation each
+  CERT_JOBS+=("$!")
   cat > "$(h "$n")/etc/csync2.cfg" <<EOF
 # The same file on every host; %data% is each host's own data directory.
 group demo {
@@ -161,6 +172,9 @@ prefix data {
 }
 EOF
 done
+for n in 1 2 3; do
+  wait "${CERT_JOBS[n-1]}" || { cp "$(h "$n")/cert.log" "$WORK/last.out"; fail "csync2-cert failed for host $n"; }
+done
 note "\$ csync2 -k csync2.key                 # one 64-character group key, copied to every host"
 note "\$ csync2-cert <host>/etc                # csync2_ssl_key.pem + csync2_ssl_cert.pem per host"
 note "csync2.cfg (hosts are named by their address; every command below runs with -N <address>):"
@@ -169,13 +183,21 @@ note "Every 'hostN\$ csync2 ...' line below really runs:"
 note "   CSYNC2_SYSTEM_DIR=hN/etc csync2 -N <address of N> -D hN/db -p $PORT ..."
 
 heading "Start a daemon on each host (csync2 -ii: stand-alone server, TLS on)"
+# Each daemon leads its own process group (setsid: the clean-up kills the group, which includes the
+# sessions a real csync2 daemon forks) and dies with this script even if it is killed (pdeathsig).
+PDEATH=(); [ -x /usr/bin/setpriv ] && PDEATH=(/usr/bin/setpriv --pdeathsig SIGKILL)
 for n in 1 2 3; do
   printf '%shost%d$ csync2 -ii -v &%s\n' "$BOLD" "$n" "$OFF"
-  CSYNC2_SYSTEM_DIR="$(h "$n")/etc" setsid "$DAEMON" -N "${NAMES[n-1]}" -D "$(h "$n")/db" -p "$PORT" -ii -v \
-    < /dev/null > "$(h "$n")/daemon.log" 2>&1 &
+  CSYNC2_SYSTEM_DIR="$(h "$n")/etc" "${PDEATH[@]}" setsid "$DAEMON" -N "${NAMES[n-1]}" -D "$(h "$n")/db" \
+    -p "$PORT" -ii -v < /dev/null > "$(h "$n")/daemon.log" 2>&1 &
   PIDS+=("$!")
 done
-listening() { ss -Hltn "src $1:$PORT" 2>/dev/null | grep -q .; }
+# A LISTEN socket on address:port in /proc/net/tcp (connecting to probe would start a session).
+listening() {
+  local a b c d
+  IFS=. read -r a b c d <<< "$1"
+  grep -q "^ *[0-9]*: $(printf '%02X%02X%02X%02X:%04X' "$d" "$c" "$b" "$a" "$PORT") 00000000:0000 0A" /proc/net/tcp
+}
 for n in 1 2 3; do
   for _ in $(seq 1 100); do listening "${NAMES[n-1]}" && break; sleep 0.05; done
   listening "${NAMES[n-1]}" || { cp "$(h "$n")/daemon.log" "$WORK/last.out"; fail "the daemon of host $n does not listen on ${NAMES[n-1]}:$PORT"; }
@@ -250,6 +272,7 @@ for n in 1 2 3; do cs "$n" 2 -M; done
 ok "-T exits 2 on all hosts and no host has dirty entries left (-M exits 2)"
 
 heading "Summary"
+count() { local n out=''; for n in 1 2 3; do out+="${out:+/}$(grep -c -- "$1" "$(h "$n")/daemon.log" || true)"; done; printf '%s' "$out"; }
 cat <<EOF
    - 3 hosts, each with its own csync2.cfg, key, certificate, database and data directory; TLS between all.
    - host 1 created $ENTRIES entries (directories, files, a symlink); -xv delivered them to hosts 2 and 3,
@@ -258,5 +281,7 @@ cat <<EOF
    - app.conf changed on hosts 1 and 3: host 3 refused host 1's push ("File stays in dirty state");
      -f on host 3 made its version win, -xv delivered it to hosts 1 and 2.
    - -T found all three hosts in sync (exit 2); every step was checked with diff -r.
+   - the daemons of hosts 1/2/3 served $(count 'New connection from') connections and applied $(count '^<[0-9]*> Updated ')
+     changes (their -v logs: h1/daemon.log ...; keep them with CSYNC2_DEMO_KEEP=1).
    Demo took $(( $(date +%s) - STARTED )) s. Next: docs/admin-guide.md sets up a real cluster.
 EOF
