@@ -340,6 +340,15 @@ export class StateStore {
       ['filename'], [textParam(lo), textParam(hi)]).map((r) => urlDecode(r[0]!));
   }
 
+  /** update.c csync_find_files_recursive: the row `name` and the rows strictly below it, ordered. */
+  fileNamesAtOrBelow(name: BStr): BStr[] {
+    const enc = urlEncode(name);
+    const [lo, hi] = below(enc);
+    return this.bulk('SELECT filename FROM file WHERE filename = CAST(? AS TEXT) UNION ALL '
+      + 'SELECT filename FROM file WHERE filename > CAST(? AS TEXT) AND filename < CAST(? AS TEXT) ORDER BY filename',
+    ['filename'], [textParam(enc), textParam(lo), textParam(hi)]).map((r) => urlDecode(r[0]!));
+  }
+
   // ---- dirty --------------------------------------------------------------
 
   markDirty(name: BStr, forced: boolean, myname: BStr, peername: BStr): void {

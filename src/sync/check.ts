@@ -132,7 +132,8 @@ export class Checker {
       if (this.seen.has(name)) continue;
       if (lstatOrNull(prefixSubst(this.ctx.cfg, name)) === null || this.hasSymlinkParent(name)) removed.push(name);
     }
-    for (const name of removed) {
+    // csync2 collects them by prepending: they are marked in reverse name order.
+    for (const name of removed.reverse()) {
       if (!this.ctx.initRun) markDirty(this.ctx, name);
       this.ctx.store.deleteFile(name);
       this.rows.delete(name);

@@ -8,14 +8,20 @@ import { log } from '../util/log.js';
 import type { BStr } from '../util/bytes.js';
 import type { RunContext } from './context.js';
 
-export function markDirty(ctx: RunContext, file: BStr, thisPeer: BStr | null = null, peerFilter: BStr | null = null): void {
+/** Where mark messages go (default: the process logger). */
+export interface MarkLog {
+  debug(lv: number, line: BStr): void;
+}
+
+export function markDirty(ctx: RunContext, file: BStr, thisPeer: BStr | null = null, peerFilter: BStr | null = null,
+  out: MarkLog = log): void {
   const peers = ctx.matcher.findPeers(file, thisPeer);
   scheduleActions(ctx, file, thisPeer === null);
   if (peers.length === 0) {
-    log.debug(2, `Not in one of my groups: ${file} (${thisPeer ?? 'NULL'})`);
+    out.debug(2, `Not in one of my groups: ${file} (${thisPeer ?? 'NULL'})`);
     return;
   }
-  log.debug(1, `Marking file as dirty: ${file}`);
+  out.debug(1, `Marking file as dirty: ${file}`);
   for (const p of peers) {
     if (peerFilter !== null && peerFilter !== p.peername) continue;
     ctx.store.markDirty(file, ctx.newForce, p.myname, p.peername);

@@ -83,7 +83,12 @@ export class OutNode implements UpdateOut {
 
   private wire(dir: WireDirection, bytes: Uint8Array): void {
     // Formatted now: the bytes may live in a buffer that is reused later.
-    this.put({ kind: 'wire', text: formatWireDump(dir, bytes, log.sessionPid) });
+    this.wireText(formatWireDump(dir, bytes, log.sessionPid));
+  }
+
+  /** An already formatted -vvv wire dump line. */
+  wireText(text: BStr): void {
+    this.put({ kind: 'wire', text });
   }
 
   /** No more output will come; later siblings may print once this one is flushed. */

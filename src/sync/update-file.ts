@@ -1,0 +1,540 @@
+/**
+ * One dirty row pushed to one peer (update.c csync_update_file_mod and
+ * csync_update_file_del, protocol.md §6.2–§6.4), written for a pipelined
+ * connection: the read-only SIG goes out ahead of the jobs before it, and
+ * everything that changes the peer waits for this job's turn, so the peer
+ * sees every change in csync2's sequential order. A SIG that failed while
+ * earlier changes were still unsent is asked again in turn (a parent
+ * directory may have been about to be created), so results equal csync2's.
+ */
+import type { Stats } from 'node:fs';
+import type { Config } from '../config/model.js';
+import { prefixSubst } from '../config/prefix.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, fileType, genChecktxt, mtimeSeconds, readLinkTarget } from '../fs/checktxt.js';
+import { type ErrorCounter, type PeerLink, type Status, isOkStatus } from '../net/client.js';
+import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
+import { ReplyCode } from '../protocol/replies.js';
+import { urlEncode } from '../protocol/urlencode.js';
+import type { BStr } from '../util/bytes.js';
+import { atol, autoDecision, measuredTestCommand, measuredTestName, measuredTestWon, winsAsMaster } from './conflict.js';
+import type { RunContext } from './context.js';
+import { JobOut } from './update-jobout.js';
+import type { CommandPipe, JobIo } from './update-pipe.js';
+import { lstatName } from './update-pure.js';
+import { rsCheck, rsDelta } from './update-rsync.js';
+
+const STAYS_DIRTY = 'File stays in dirty state. Try again later...';
+/** readlink() into csync2's 1024-byte buffer reads at most 1023 bytes. */
+const LINK_TARGET_MAX = 1023;
+
+/** What a job needs from its peer session. */
+export interface JobSession {
+  readonly ctx: RunContext;
+  readonly cfg: Config;
+  readonly peer: BStr;
+  readonly dryRun: boolean;
+  readonly link: PeerLink;
+  readonly pipe: CommandPipe;
+  /** A directory's SETIME, sent once the pass is over (its contents changed its mtime on the peer). */
+  deferSetime(entry: DeferredSetime): void;
+}
+
+export interface DeferredSetime {
+  file: BStr;
+  key: BStr;
+  mtime: number;
+  /** The job had won an auto-resolve: success takes its error back. */
+  autoResolved: boolean;
+}
+
+/** The order in which jobs may change the peer: each job waits for the one before. */
+export class Ticket {
+  private released = false;
+  private readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  /** Set once every earlier job has released its turn. */
+  ready = false;
+  readonly whenReady: Promise<void>;
+
+  constructor(prev: Ticket | null) {
+    this.done = new Promise<void>((r) => { this.resolveDone = r; });
+    this.whenReady = prev ? prev.done.then(() => { this.ready = true; }) : Promise.resolve().then(() => { this.ready = true; });
+    if (!prev) this.ready = true;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.resolveDone();
+  }
+}
+
+/** Decisions shared by the jobs of one pass, taken in job order. */
+export interface PassGate {
+  /** Called with the turn held: false = this job never runs (a restart or a skip decided before it). */
+  admit(job: FileJob): boolean;
+  /** This job's SIG found the parent directory missing on the peer (with the turn held). */
+  parentMissing(job: FileJob): void;
+}
+
+export type JobKind = 'del' | 'mod';
+
+export class FileJob implements JobIo {
+  out = new JobOut();
+  errors: ErrorCounter = { value: 0 };
+  /** csync2's last_conn_status of a modification. */
+  result: ReplyCode = ReplyCode.OK;
+  /** False: the job never ran in csync2's order; drop its output and errors. */
+  admitted = true;
+  /** Bytes of delta sent (progress). */
+  sent = 0;
+
+  constructor(readonly s: JobSession, readonly file: BStr, readonly forced: boolean, readonly kind: JobKind,
+    readonly index: number, readonly ticket: Ticket, private readonly gate: PassGate) {}
+
+  async run(): Promise<void> {
+    try {
+      if (this.kind === 'del') await this.runDel();
+      else await this.runMod();
+    } finally {
+      this.ticket.release();
+    }
+  }
+
+  /** Wait for the turn and ask the gate; false = abandon. */
+  private async takeTurn(): Promise<boolean> {
+    await this.ticket.whenReady;
+    if (!this.gate.admit(this)) {
+      this.admitted = false;
+      this.out.drop();
+      return false;
+    }
+    return true;
+  }
+
+  private freshAttempt(): void {
+    this.out.drop();
+    this.out = new JobOut();
+    this.errors = { value: 0 };
+  }
+
+  private readStatus(): Promise<Status> {
+    return this.s.link.readStatus(this.file, this.out, this.errors);
+  }
+
+  private request(line: BStr): Promise<Status> {
+    return this.s.pipe.request(this, line, () => this.readStatus());
+  }
+
+  // ---- modification (csync_update_file_mod) ---------------------------------
+
+  private async runMod(): Promise<void> {
+    const { s, file } = this;
+    const key = s.ctx.matcher.key(s.peer, file);
+    if (key === null) {
+      if (!(await this.takeTurn())) return;
+      this.out.debug(2, `Skipping file update ${file} on ${s.peer} - not in my groups.`);
+      this.result = ReplyCode.ERROR;
+      return;
+    }
+    let force = this.forced;
+    let autoResolveRun = false;
+    let haveTurn = false;
+    const turn = async (): Promise<boolean> => {
+      if (haveTurn) return true;
+      haveTurn = true;
+      return this.takeTurn();
+    };
+
+    for (;;) { // auto_resolve_entry_point
+      this.out.debug(1, `Updating ${file} on ${s.peer} ...`);
+      const st = lstatName(s.cfg, file);
+      if (st === null) {
+        if (!(await turn())) return;
+        this.out.debug(0, `ERROR: Cant stat ${file}.`);
+        this.errors.value++;
+        this.result = ReplyCode.ERROR;
+        return this.gotError(autoResolveRun);
+      }
+      const type = fileType(st.mode);
+
+      if (force) {
+        if (!(await turn())) return;
+        if (s.dryRun) {
+          this.out.stdout(`!M: ${pad15(s.peer)} ${file}`);
+          return;
+        }
+        const r = await this.request(`FLUSH ${urlEncode(key)} ${urlEncode(file)}`);
+        this.result = r.code;
+        if (!isOkStatus(r)) return this.gotError(autoResolveRun);
+      } else {
+        const speculative = !this.ticket.ready && !haveTurn;
+        let sig = await this.sig(key, st);
+        if (!sig.ok && speculative) {
+          // Asked before the changes ahead of it were sent: ask again in turn.
+          if (!(await turn())) return;
+          this.freshAttempt();
+          this.out.debug(1, `Updating ${file} on ${s.peer} ...`);
+          sig = await this.sig(key, st);
+        }
+        if (!(await turn())) return;
+        this.result = sig.status.code;
+        if (!sig.ok) {
+          if (this.result !== ReplyCode.OK) this.out.debug(3, 'error from peer');
+          this.gotError(autoResolveRun);
+          if (this.result === ReplyCode.PARENT_MISSING) this.gate.parentMissing(this);
+          return;
+        }
+        if (!sig.differs) {
+          this.out.debug(1, 'File is already up to date on peer.');
+          if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
+          return this.finishMod(key, st, autoResolveRun);
+        }
+        if (s.dryRun) {
+          this.out.stdout(`?M: ${pad15(s.peer)} ${file}`);
+          return;
+        }
+      }
+
+      // Create or patch.
+      let first: Status;
+      if (type === S_IFREG) {
+        const p = await this.patch(key);
+        // Nothing after a regular file depends on it: later jobs may go on.
+        this.ticket.release();
+        first = p.first;
+        if (isOkStatus(first)) {
+          const fin = await p.final!;
+          this.result = fin.code;
+          if (!p.deltaOk || !isOkStatus(fin)) return this.gotError(autoResolveRun);
+        }
+      } else {
+        const cmd = createCommand(type, key, file, s.cfg);
+        if (cmd === null) {
+          this.out.debug(1, `File type (mode=${st.mode.toString(8)}) is not supported.`);
+          return this.gotError(autoResolveRun);
+        }
+        if ('error' in cmd) {
+          this.out.debug(1, 'File is a symlink but radlink() failed.');
+          return this.gotError(autoResolveRun);
+        }
+        first = await this.request(cmd.line);
+        if (type !== S_IFDIR && isOkStatus(first)) this.ticket.release();
+      }
+      this.result = first.code;
+      if (!isOkStatus(first)) {
+        // maybe_auto_resolve
+        if (!autoResolveRun && first.code === ReplyCode.ALSO_DIRTY) {
+          const won = await this.autoResolveMod(key);
+          if (won === 'error') {
+            this.out.debug(0, 'ERROR: Auto-resolving failed. Giving up.');
+            this.out.debug(1, STAYS_DIRTY);
+            return;
+          }
+          if (won) {
+            autoResolveRun = true;
+            force = true;
+            continue;
+          }
+        }
+        return this.gotError(autoResolveRun);
+      }
+      return this.setAttributes(key, st, autoResolveRun);
+    }
+  }
+
+  /** SETOWN, SETMOD, SETIME (csync2's tail of a created or patched entry), then the dirty row goes. */
+  private async setAttributes(key: BStr, st: Stats, autoResolveRun: boolean): Promise<void> {
+    const { s, file } = this;
+    const type = fileType(st.mode);
+    const k = urlEncode(key);
+    const f = urlEncode(file);
+    const lines = [`SETOWN ${k} ${f} ${st.uid} ${st.gid}`];
+    if (type !== S_IFLNK) lines.push(`SETMOD ${k} ${f} ${st.mode}`);
+    const deferTime = type === S_IFDIR;
+    if (type !== S_IFLNK && !deferTime) lines.push(`SETIME ${k} ${f} ${mtimeSeconds(st)}`);
+    // Written together; after the first failure csync2 would have sent no more,
+    // so later replies are read without counting or printing anything.
+    let failed: Status | null = null;
+    const replies = lines.map((line) => this.s.pipe.request(this, line, async () => {
+      if (failed) {
+        await this.s.link.readStatus(null, SILENT, { value: 0 });
+        return failed;
+      }
+      const r = await this.readStatus();
+      if (!isOkStatus(r)) failed = r;
+      return r;
+    }));
+    if (deferTime) this.ticket.release();
+    for (const r of replies) {
+      const st2 = await r;
+      this.result = st2.code;
+      if (!isOkStatus(st2)) return this.gotError(autoResolveRun);
+    }
+    if (deferTime) {
+      s.deferSetime({ file, key, mtime: mtimeSeconds(st), autoResolved: autoResolveRun });
+      return;
+    }
+    this.success(autoResolveRun);
+  }
+
+  /** skip_action: SETIME (not for symlinks; later for directories), then the dirty row goes. */
+  private async finishMod(key: BStr, st: Stats, autoResolveRun: boolean): Promise<void> {
+    const type = fileType(st.mode);
+    if (type === S_IFDIR) {
+      this.ticket.release();
+      this.s.deferSetime({ file: this.file, key, mtime: mtimeSeconds(st), autoResolved: autoResolveRun });
+      return;
+    }
+    if (type !== S_IFLNK) {
+      this.ticket.release();
+      const r = await this.request(`SETIME ${urlEncode(key)} ${urlEncode(this.file)} ${mtimeSeconds(st)}`);
+      this.result = r.code;
+      if (!isOkStatus(r)) return this.gotError(autoResolveRun);
+    }
+    this.success(autoResolveRun);
+  }
+
+  private success(autoResolveRun: boolean): void {
+    this.s.ctx.store.deleteDirty(this.file, this.s.peer);
+    if (autoResolveRun) this.errors.value--;
+  }
+
+  private gotError(autoResolveRun: boolean): void {
+    if (autoResolveRun) this.out.debug(0, 'ERROR: Auto-resolving failed. Giving up.');
+    this.out.debug(1, STAYS_DIRTY);
+  }
+
+  /** `SIG` and the whole of its reply, compared with the local entry (null = it is gone here). */
+  private sig(key: BStr, st: Stats | null): Promise<SigResult> {
+    const { s, file } = this;
+    return s.pipe.request(this, `SIG ${urlEncode(key)} ${urlEncode(file)}`, async () => {
+      const status = await this.readStatus();
+      if (st === null && status.code === ReplyCode.PARENT_MISSING) return { ok: true, differs: false, status, gone: true };
+      if (!isOkStatus(status)) return { ok: false, differs: false, status };
+      const peerTxt = await s.link.conn.reader.readLine(CHECKTXT_LINE_MAX);
+      if (peerTxt === null) return { ok: false, differs: false, status };
+      const myTxt = st ? genChecktxt(st, file, s.cfg, true) : '---';
+      let differs = false;
+      for (let i = 0; i < peerTxt.length && i < myTxt.length; i++) {
+        if (peerTxt.charCodeAt(i) !== myTxt.charCodeAt(i)) {
+          this.out.debug(2, st ? `File ${file} is different on peer (cktxt char #${i}).` : `File is different on peer (cktxt char #${i}).`);
+          this.out.debug(2, `>>> PEER:  ${peerTxt}\n>>> LOCAL: ${myTxt}`);
+          differs = true;
+          break;
+        }
+      }
+      const rs = await rsCheck(s.link, this.out, s.cfg, file, st !== null && fileType(st.mode) === S_IFREG);
+      if (rs < 0) return { ok: false, differs, status };
+      if (rs > 0) {
+        this.out.debug(2, 'File is different on peer (rsync sig).');
+        differs = true;
+      }
+      const end = await this.readStatus();
+      if (!isOkStatus(end)) return { ok: false, differs, status: end };
+      return { ok: true, differs, status: end };
+    });
+  }
+
+  /** PATCH: the reply, the peer's signature and our delta with the writer held; the final reply later. */
+  private patch(key: BStr): Promise<{ first: Status; deltaOk: boolean; final: Promise<Status> | null }> {
+    const { s, file } = this;
+    return s.pipe.exclusive(this, async (w) => {
+      w.line(`PATCH ${urlEncode(key)} ${urlEncode(file)}`);
+      const head = await w.expect(async () => {
+        const first = await this.readStatus();
+        if (!isOkStatus(first)) return { first, deltaOk: false };
+        s.pipe.tapWrites(this);
+        const d = await rsDelta(s.link, this.out, s.cfg, file);
+        this.sent += d.sent;
+        return { first, deltaOk: d.ok };
+      });
+      if (!isOkStatus(head.first)) return { ...head, final: null };
+      return { ...head, final: w.expect(() => this.readStatus()) };
+    });
+  }
+
+  /** The conflict tests of maybe_auto_resolve for a modification: true = won, 'error' = a failed GETTM/GETSZ read. */
+  private async autoResolveMod(key: BStr): Promise<boolean | 'error'> {
+    const { s, file } = this;
+    if (winsAsMaster(s.ctx.matcher, s.peer, file)) {
+      this.out.debug(0, "Auto-resolving conflict: Won 'master/slave' test.");
+      return true;
+    }
+    const m = autoDecision(s.ctx.matcher, s.peer, file);
+    switch (m) {
+      case 'none': return false;
+      case 'first':
+        this.out.debug(0, "Auto-resolving conflict: Won 'first' test.");
+        return true;
+      case 'left':
+      case 'right':
+        this.out.debug(0, "Auto-resolving conflict: Won 'left/right' test.");
+        return true;
+      case 'left-right-lost':
+        this.out.debug(0, "Do not auto-resolve conflict: Lost 'left/right' test.");
+        return false;
+      default: {
+        const cmd = measuredTestCommand(m);
+        const type = measuredTestName(m);
+        const reply = await s.pipe.request(this, `${cmd} ${urlEncode(key)} ${urlEncode(file)}`, async () => {
+          const st = await this.readStatus();
+          if (!isOkStatus(st)) return { st, value: null };
+          return { st, value: await s.link.conn.reader.readLine(VALUE_LINE_MAX) };
+        });
+        this.result = reply.st.code;
+        if (!isOkStatus(reply.st)) {
+          // csync2 jumps to got_error here: no "Auto-resolving failed".
+          return false;
+        }
+        if (reply.value === null) return 'error';
+        const remote = atol(reply.value);
+        let local = 0;
+        if (remote !== -1) {
+          const st = lstatName(s.cfg, file);
+          if (st === null) return 'error';
+          local = cmd === 'GETTM' ? mtimeSeconds(st) : st.size;
+        }
+        if (measuredTestWon(m, local, remote)) {
+          this.out.debug(0, `Auto-resolving conflict: Won '${type}' test.`);
+          return true;
+        }
+        this.out.debug(0, `Do not auto-resolve conflict: Lost '${type}' test.`);
+        return false;
+      }
+    }
+  }
+
+  // ---- removal (csync_update_file_del) --------------------------------------
+
+  private async runDel(): Promise<void> {
+    const { s, file } = this;
+    const key = s.ctx.matcher.key(s.peer, file);
+    if (key === null) {
+      if (!(await this.takeTurn())) return;
+      this.out.debug(2, `Skipping deletion ${file} on ${s.peer} - not in my groups.`);
+      return;
+    }
+    let force = this.forced;
+    let autoResolveRun = false;
+    let haveTurn = false;
+    const turn = async (): Promise<boolean> => {
+      if (haveTurn) return true;
+      haveTurn = true;
+      return this.takeTurn();
+    };
+    for (;;) {
+      this.out.debug(1, `Deleting ${file} on ${s.peer} ...`);
+      if (force) {
+        if (!(await turn())) return;
+        if (s.dryRun) {
+          this.out.stdout(`!D: ${pad15(s.peer)} ${file}`);
+          return;
+        }
+        const r = await this.request(`FLUSH ${urlEncode(key)} ${urlEncode(file)}`);
+        if (!isOkStatus(r)) return this.gotError(autoResolveRun);
+      } else {
+        const speculative = !this.ticket.ready && !haveTurn;
+        let sig = await this.sig(key, null);
+        if (!sig.ok && speculative) {
+          if (!(await turn())) return;
+          this.freshAttempt();
+          this.out.debug(1, `Deleting ${file} on ${s.peer} ...`);
+          sig = await this.sig(key, null);
+        }
+        if (!(await turn())) return;
+        if (sig.gone) this.errors.value--; // "Parent dir missing." is no error here
+        if (!sig.ok) return this.gotError(autoResolveRun);
+        if (!sig.differs) {
+          this.out.debug(1, 'File is already up to date on peer.');
+          if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
+          this.success(autoResolveRun);
+          return;
+        }
+        if (s.dryRun) {
+          this.out.stdout(`?D: ${pad15(s.peer)} ${file}`);
+          return;
+        }
+      }
+      const r = await this.request(`DEL ${urlEncode(key)} ${urlEncode(file)}`);
+      if (isOkStatus(r)) {
+        this.success(autoResolveRun);
+        return;
+      }
+      if (!autoResolveRun && r.code === ReplyCode.ALSO_DIRTY) {
+        this.out.raw(0, `auto resolving... response = ${r.code}`);
+        if (this.autoResolveDel()) {
+          autoResolveRun = true;
+          force = true;
+          continue;
+        }
+      }
+      return this.gotError(autoResolveRun);
+    }
+  }
+
+  private autoResolveDel(): boolean {
+    const { s, file } = this;
+    if (winsAsMaster(s.ctx.matcher, s.peer, file)) {
+      this.out.debug(0, "Auto-resolving conflict: Won 'master/slave' test.");
+      return true;
+    }
+    const m = autoDecision(s.ctx.matcher, s.peer, file);
+    switch (m) {
+      case 'none': return false;
+      case 'first':
+        this.out.debug(0, "Auto-resolving conflict: Won 'first' test.");
+        return true;
+      case 'left':
+      case 'right':
+        this.out.debug(0, "Auto-resolving conflict: Won 'left/right' test.");
+        return true;
+      case 'left-right-lost':
+        this.out.debug(0, "Do not auto-resolve conflict: Lost 'left/right' test.");
+        return false;
+      default:
+        this.out.debug(0, 'Do not auto-resolve conflict: This is a removal.');
+        return false;
+    }
+  }
+}
+
+interface SigResult {
+  ok: boolean;
+  differs: boolean;
+  status: Status;
+  /** A removal whose parent directory is missing on the peer: already gone. */
+  gone?: boolean;
+}
+
+/** The create command for a non-regular entry; null = unsupported type. */
+function createCommand(type: number, key: BStr, file: BStr, cfg: Config): { line: BStr } | { error: true } | null {
+  const k = urlEncode(key);
+  const f = urlEncode(file);
+  switch (type) {
+    case S_IFDIR: return { line: `MKDIR ${k} ${f}` };
+    case S_IFCHR: return { line: `MKCHR ${k} ${f}` };
+    case S_IFBLK: return { line: `MKBLK ${k} ${f}` };
+    case S_IFIFO: return { line: `MKFIFO ${k} ${f}` };
+    case S_IFSOCK: return { line: `MKSOCK ${k} ${f}` };
+    case S_IFLNK: {
+      const target = readLinkOrNull(prefixSubst(cfg, file));
+      if (target === null) return { error: true };
+      return { line: `MKLINK ${k} ${f} ${urlEncode(target.slice(0, LINK_TARGET_MAX))}` };
+    }
+    default: return null;
+  }
+}
+
+function readLinkOrNull(path: BStr): BStr | null {
+  const t = readLinkTarget(path);
+  // readLinkTarget gives '' on failure; an empty target cannot exist.
+  return t === '' ? null : t;
+}
+
+function pad15(s: BStr): BStr {
+  return s.length >= 15 ? s : s + ' '.repeat(15 - s.length);
+}
+
+/** A sink for replies csync2 would never have asked for. */
+const SILENT = { debug(): void {} };

@@ -1,0 +1,295 @@
+/**
+ * One peer's update session (update.c csync_update_host, protocol.md §6.1):
+ * its dirty rows, the connection, deletions deepest first, then creations and
+ * changes parents first, HELLO whenever the local name changes, the
+ * "Parent dir missing." recovery, deferred directory times, and BYE.
+ *
+ * The file jobs are pipelined (a bounded window of them in flight on the one
+ * connection, see update-file.ts); their output and error counts are released
+ * strictly in csync2's order, so what a user sees is what the sequential
+ * client prints.
+ */
+import type { Config } from '../config/model.js';
+import { connectToHost, connectionFailedMessage, isOkStatus, type ErrorCounter, type HostConnectOptions, type PeerLink } from '../net/client.js';
+import { urlEncode } from '../protocol/urlencode.js';
+import type { DirtyRow } from '../db/store.js';
+import type { BStr } from '../util/bytes.js';
+import { log } from '../util/log.js';
+import type { RunContext } from './context.js';
+import { markDirty } from './mark.js';
+import { FileJob, Ticket, type DeferredSetime, type JobKind, type JobSession, type PassGate } from './update-file.js';
+import type { OutNode } from './update-output.js';
+import { CommandPipe } from './update-pipe.js';
+import { checkPure, lstatName } from './update-pure.js';
+import type { PeerProgress } from './progress.js';
+
+/** File jobs in flight on one connection (SIGs asked ahead of the current file). */
+const WINDOW = 64;
+
+export interface HostUpdateOptions {
+  ctx: RunContext;
+  peer: BStr;
+  /** Real names from the command line; null = every row. */
+  filter: BStr[] | null;
+  recursive: boolean;
+  dryRun: boolean;
+  connect: Omit<HostConnectOptions, 'peer' | 'out' | 'errors'>;
+  out: OutNode;
+  errors: ErrorCounter;
+  progress: PeerProgress | null;
+}
+
+/** compare_files(): a command-line name selects a row (`/` selects all; -r: leading directories too). */
+export function rowSelected(filename: BStr, pattern: BStr, recursive: boolean): boolean {
+  if (pattern === '/') return true;
+  let i = 0;
+  while (i < filename.length && i < pattern.length) {
+    if (filename.charCodeAt(i) !== pattern.charCodeAt(i)) return false;
+    i++;
+  }
+  if (i < filename.length && filename.charCodeAt(i) === 0x2f && i === pattern.length && recursive) return true;
+  return i === filename.length && i === pattern.length;
+}
+
+export async function updateHost(o: HostUpdateOptions): Promise<void> {
+  const session = new HostSession(o);
+  await session.run();
+}
+
+class HostSession {
+  readonly ctx: RunContext;
+  readonly cfg: Config;
+  readonly peer: BStr;
+  readonly dryRun: boolean;
+  link!: PeerLink;
+  pipe!: CommandPipe;
+  private currentName: BStr | null = null;
+  private missingParentDir: BStr | null = null;
+  private readonly deferred = new Map<BStr, DeferredSetime>();
+
+  constructor(private readonly o: HostUpdateOptions) {
+    this.ctx = o.ctx;
+    this.cfg = o.ctx.cfg;
+    this.peer = o.peer;
+    this.dryRun = o.dryRun;
+  }
+
+  deferSetime(e: DeferredSetime): void {
+    this.deferred.delete(e.file);
+    this.deferred.set(e.file, e);
+  }
+
+  private findDirty(): DirtyRow[] {
+    const rows = this.ctx.store.dirtyForPeer(this.peer);
+    const f = this.o.filter;
+    if (f === null || f.length === 0) return rows;
+    return rows.filter((r) => f.some((p) => rowSelected(r.filename, p, this.o.recursive)));
+  }
+
+  async run(): Promise<void> {
+    const { o } = this;
+    let rows = this.findDirty();
+    if (rows.length === 0) return;
+    o.progress?.addTotal(rows.length, 0);
+
+    const link = await connectToHost({ ...o.connect, peer: this.peer, out: o.out, errors: o.errors });
+    if (link === null) {
+      o.errors.value++;
+      o.out.debug(0, connectionFailedMessage(this.peer));
+      o.out.debug(1, 'Host stays in dirty state. Try again later...');
+      return;
+    }
+    this.link = link;
+    this.pipe = new CommandPipe(link);
+    const saved = o.errors.value;
+    try {
+      for (;;) {
+        const again = await this.pass(rows);
+        if (!again) break;
+        o.errors.value = saved;
+        rows = this.findDirty();
+      }
+      await this.flushDeferred();
+      await link.bye(o.out, o.errors);
+    } catch (err) {
+      link.conn.destroy();
+      throw err;
+    }
+  }
+
+  /** One walk over the rows; true = a parent directory was missing and the walk starts over. */
+  private async pass(rows: DirtyRow[]): Promise<boolean> {
+    const { o } = this;
+    const state = new PassState(this.missingParentDir);
+    const jobs: { job: FileJob; node: OutNode }[] = [];
+    let prevTicket: Ticket | null = null;
+    let running: Promise<void>[] = [];
+    let inFlight = 0;
+    let slotFree: (() => void) | null = null;
+    // Output, error counts and progress are released in job order.
+    let committed: Promise<void> = Promise.resolve();
+
+    const start = async (row: DirtyRow, kind: JobKind, node: OutNode): Promise<boolean> => {
+      if (this.link.closed) {
+        node.close();
+        return false;
+      }
+      if (row.myname !== this.currentName) {
+        // HELLO changes who we are for every later command: let everything before it finish.
+        await Promise.all(running);
+        running = [];
+        if (this.link.closed) {
+          node.close();
+          return false;
+        }
+        o.out.debug(3, `Dirty item ${row.filename} ${row.myname} ${row.forced ? 1 : 0}`);
+        const hello = await this.pipe.request({ out: node, errors: o.errors }, `HELLO ${urlEncode(row.myname)}`,
+          () => this.link.readStatus(row.filename, node, o.errors));
+        if (!isOkStatus(hello)) {
+          node.close();
+          return kind === 'del'; // a removal is skipped, a change ends the walk
+        }
+        this.currentName = row.myname;
+      }
+      while (inFlight >= WINDOW) await new Promise<void>((r) => { slotFree = r; });
+      const ticket: Ticket = new Ticket(prevTicket);
+      prevTicket = ticket;
+      const job = new FileJob(this, row.filename, row.forced, kind, jobs.length, ticket, state.gate());
+      jobs.push({ job, node });
+      inFlight++;
+      const prevCommit = committed;
+      const done = job.run().finally(() => {
+        inFlight--;
+        const f = slotFree;
+        slotFree = null;
+        f?.();
+      });
+      committed = Promise.all([prevCommit, done.catch(() => undefined)]).then(() => {
+        if (job.admitted && !(state.closedAt < job.index)) {
+          job.out.confirm(node);
+          o.errors.value += job.errors.value;
+        } else {
+          job.out.drop();
+        }
+        if (this.link.closed && state.closedAt === Infinity) state.closedAt = job.index;
+        node.close();
+        o.progress?.advance(1, job.sent);
+      });
+      running.push(done);
+      return true;
+    };
+
+    // Deletions now, in descending order; the rest afterwards, ascending.
+    const mods: DirtyRow[] = [];
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const row = rows[i]!;
+      if (lstatName(this.cfg, row.filename) !== null && !checkPure(this.cfg, row.filename, o.out)) {
+        mods.push(row);
+        continue;
+      }
+      if (!(await start(row, 'del', o.out.child()))) {
+        if (this.link.closed) break;
+      }
+    }
+    mods.reverse();
+    for (const row of mods) {
+      if (this.link.closed || state.abortAt !== Infinity) break;
+      if (!(await start(row, 'mod', o.out.child()))) break;
+    }
+    await Promise.allSettled(running);
+    await committed;
+    // A job that failed outright (a fatal error) fails the session.
+    for (const r of await Promise.allSettled(running)) if (r.status === 'rejected') throw r.reason;
+
+    if (state.abortAt === Infinity) return false;
+    const parent = state.abortParent!;
+    const tl = this.ctx.store.fileNamesAtOrBelow(parent)
+      .filter((fn) => lstatName(this.cfg, fn) !== null && !checkPure(this.cfg, fn, o.out));
+    for (const fn of tl) markDirty(this.ctx, fn, this.peer, null, o.out);
+    this.missingParentDir = parent;
+    return true;
+  }
+
+  /** Directory times, after everything inside them was written. */
+  private async flushDeferred(): Promise<void> {
+    if (this.deferred.size === 0 || this.link.closed) return;
+    const entries = [...this.deferred.values()].reverse();
+    this.deferred.clear();
+    const replies = entries.map((e) => {
+      const node = this.o.out.child();
+      const errors = { value: 0 };
+      const p = this.pipe.request({ out: node, errors }, `SETIME ${urlEncode(e.key)} ${urlEncode(e.file)} ${e.mtime}`,
+        () => this.link.readStatus(e.file, node, errors));
+      return { e, node, errors, p };
+    });
+    for (const { e, node, errors, p } of replies) {
+      const st = await p;
+      if (isOkStatus(st)) {
+        this.ctx.store.deleteDirty(e.file, this.peer);
+        if (e.autoResolved) errors.value--;
+      } else {
+        if (e.autoResolved) node.debug(0, 'ERROR: Auto-resolving failed. Giving up.');
+        node.debug(1, 'File stays in dirty state. Try again later...');
+      }
+      this.o.errors.value += errors.value;
+      node.close();
+    }
+  }
+}
+
+/** The walk's shared decisions (csync_update_tl_mod's skip and restart), taken in job order. */
+class PassState {
+  /** Index of the job whose parent directory was missing (later jobs never ran). */
+  abortAt = Infinity;
+  abortParent: BStr | null = null;
+  /** Index of the first job after which the connection was found closed. */
+  closedAt = Infinity;
+  private skip: BStr | null;
+
+  constructor(private readonly missingParentDir: BStr | null) {
+    this.skip = missingParentDir;
+  }
+
+  /** The skip test of csync2's loop (in job order); advances the skip state. */
+  private skipped(name: BStr): boolean {
+    if (this.skip === null) return false;
+    const n = this.skip.length;
+    const cmp = strncmp(this.skip, name, n);
+    if (cmp > 0) return true;
+    if (cmp === 0 && name.charCodeAt(n) === 0x2f) {
+      log.debug(3, `Skipped ${name}`);
+      return true;
+    }
+    this.skip = null;
+    return false;
+  }
+
+  gate(): PassGate {
+    return {
+      admit: (job: FileJob): boolean => job.index < this.abortAt && !(job.kind === 'mod' && this.skipped(job.file)),
+      parentMissing: (job: FileJob): void => {
+        const slash = job.file.lastIndexOf('/');
+        const parent = slash >= 0 ? job.file.slice(0, slash) : '';
+        job.out.debug(1, `missing parent dir : ${parent}`);
+        if (this.missingParentDir !== null && this.missingParentDir === parent) {
+          // The same directory again: skip what lies below this name and go on.
+          this.skip = job.file;
+          return;
+        }
+        this.abortAt = job.index;
+        this.abortParent = parent;
+      },
+    };
+  }
+}
+
+/** C's strncmp sign for byte strings. */
+function strncmp(a: BStr, b: BStr, n: number): number {
+  for (let i = 0; i < n; i++) {
+    const ca = i < a.length ? a.charCodeAt(i) : 0;
+    const cb = i < b.length ? b.charCodeAt(i) : 0;
+    if (ca !== cb) return ca - cb;
+    if (ca === 0) return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,8 @@
+/**
+ * The scenarios of test/server/interop-conflict.test.ts with the sides switched: OUR client pushing to a
+ * REAL daemon, against the real client doing the same. Outcomes must be identical.
+ */
+import { setTwinSide } from '../server/twin.js';
+
+setTwinSide('client');
+await import('../server/interop-conflict.test.js');
