@@ -163,6 +163,31 @@ describe('client runs with -l: the same syslog messages as the real csync2', () 
   });
 });
 
+describe('the client (-x) with -l', () => {
+  test('ours pushing to our daemon: its -v lines go to the socket as LOCAL0 info / warning, none to stderr', async () => {
+    const cluster = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
+    const catcher = await catchDatagrams(join(cluster.root, 'log.sock'));
+    try {
+      const [client, server] = cluster.hosts as [TestHost, TestHost];
+      await server.startDaemon();
+      await client.write('a.txt', 'one\n');
+      const push = await client.run(['-x', '-l', '-v'], { env: { CSYNC2_SYSLOG_SOCKET: catcher.path } });
+      assert.equal(push.code, 0, formatRun(push));
+      assert.equal(push.stderr.toString('latin1'), '', 'with -l nothing goes to stderr');
+      const messages = await catcher.waitFor((ms) => ms.some((m) => body(m) === 'Finished with 0 errors.'));
+      assertCsync2Header(messages, messages[0]!.pid);
+      const find = (re: RegExp): SyslogMessage | undefined => messages.find((m) => re.test(body(m)));
+      assert.equal(find(new RegExp(`^Connecting to host ${server.name} \\(SSL\\) \\.\\.\\.$`))?.severity, SEVERITY.info,
+        messages.map((m) => m.raw).join('\n'));
+      assert.equal(find(/^Updating %data%\/a\.txt on /)?.severity, SEVERITY.info);
+      assert.equal(find(/^Finished with 0 errors\.$/)?.severity, SEVERITY.warning);
+    } finally {
+      await cluster.cleanup();
+      await catcher.close();
+    }
+  });
+});
+
 /** Client (host 1, real csync2) and daemon host (host 2) for the session tests. */
 async function sessionCluster(): Promise<{ cluster: Cluster; client: TestHost; server: TestHost }> {
   const cluster = await createCluster({ hosts: [{ impl: 'real' }, { impl: 'ours' }] });
