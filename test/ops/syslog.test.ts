@@ -231,6 +231,33 @@ describe('daemon sessions log to syslog', () => {
     assert.deepEqual(shapes.ours, shapes.real);
   });
 
+  test('-iii -t -v without -l: session lines `[HH:MM:SS] <pid> text` and `<pid> TIMESTAMP` on stderr, as the real daemon', async () => {
+    const stderr: Record<Impl, string> = { real: '', ours: '' };
+    for (const impl of ['real', 'ours'] as const) {
+      const { cluster, client, server } = await sessionCluster();
+      try {
+        await client.write('index.html', 'hello\n');
+        const daemon = await server.startDaemon({ impl, mode: '-iii', extraArgs: ['-t'] });
+        const push = await client.run(['-x']);
+        const run = await daemon.exited;
+        assert.equal(push.code, 0, formatRun(push));
+        assert.equal(run.code, 0, formatRun(run));
+        const pid = String(daemon.pid);
+        stderr[impl] = run.stderr.toString('latin1');
+        assert.ok(stderr[impl].includes(`] <${pid}> New connection from ${client.name}:`), `${impl}: ${stderr[impl]}`);
+        stderr[impl] = normaliseTimes(stderr[impl].replaceAll(`<${pid}> `, '<PID> '))
+          .replace(/127\.\d+\.\d+\.(\d+)/g, '127.X.Y.$1')
+          .replace(/(New connection from [\d.XY]+|Listening on [\d.XY]+):\d+/g, '$1:PORT')
+          .replace(/certificate to db: [0-9A-F]+/, 'certificate to db: HEX');
+      } finally {
+        await cluster.cleanup();
+      }
+    }
+    assert.match(stderr.ours, /^<PID> TIMESTAMP: DATE$/m);
+    assert.match(stderr.ours, /^<PID> TOTALTIME: H:MM:SS$/m);
+    assert.equal(stderr.ours, stderr.real);
+  });
+
   test('-ii -l -t -v (ours): header pid = the daemon, each session\'s lines start with its own `<id> `', async () => {
     const { cluster, client, server } = await sessionCluster();
     const catcher = await catchDatagrams(join(cluster.root, 'log.sock'));
