@@ -11,7 +11,7 @@
  *   namespaces (`unshare --user --map-root-user`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { sleep } from '../helpers/net.js';
 
 /** One parsed datagram: `<PRI>Mmm dd hh:mm:ss ident[pid]: text`. */
@@ -28,6 +28,14 @@ export interface SyslogMessage {
 }
 
 export const LOG_LOCAL0 = 16;
+
+/** Children die with the test process even on SIGKILL (as in test/helpers/procs.ts). */
+const DIE_WITH_US = existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGKILL'] : [];
+
+function spawnTied(argv: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const [file, ...args] = [...DIE_WITH_US, ...argv];
+  return spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+}
 export const SEVERITY = { err: 3, warning: 4, info: 6, debug: 7 } as const;
 
 const HEADER = /^<(\d+)>([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ([^[\]: ]+)\[(\d+)\]: ([\s\S]*)$/;
@@ -69,7 +77,7 @@ export interface DatagramCatcher {
 }
 
 export async function catchDatagrams(path: string): Promise<DatagramCatcher> {
-  const child: ChildProcess = spawn('perl', ['-e', CATCHER, path], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawnTied(['perl', '-e', CATCHER, path]);
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => { out += c.toString('latin1'); });
@@ -109,7 +117,8 @@ export async function catchDatagrams(path: string): Promise<DatagramCatcher> {
 
 /** How this user gets a private mount namespace: root directly, others through a user namespace. */
 function unshareArgs(): string[] {
-  return process.getuid?.() === 0 ? ['--mount', '--fork'] : ['--user', '--map-root-user', '--mount', '--fork'];
+  const own = ['--mount', '--fork', '--kill-child'];
+  return process.getuid?.() === 0 ? own : ['--user', '--map-root-user', ...own];
 }
 
 /** True when runWithDevLog can work here (checked once; the tests say so when it cannot). */
@@ -129,7 +138,7 @@ mount --bind /dev "$old"
 mount -t tmpfs -o mode=755 tmpfs /dev
 for n in null zero full random urandom tty; do [ ! -e "$old/$n" ] || ln -s "$old/$n" "/dev/$n"; done
 ln -s /proc/self/fd /dev/fd
-perl -e "$catcher" /dev/log > "$out" &
+setpriv --pdeathsig SIGKILL perl -e "$catcher" /dev/log > "$out" &
 cp=$!
 while ! grep -qx READY "$out"; do sleep 0.02; done
 code=0
@@ -153,8 +162,7 @@ export function startWithDevLog(argv: string[], dir: string, env: NodeJS.Process
   const old = `${dir}/olddev`;
   const out = `${dir}/devlog.out`;
   spawnSync('mkdir', ['-p', old]);
-  const child = spawn('unshare', [...unshareArgs(), 'bash', '-c', NAMESPACE_SCRIPT, 'devlog', old, out, CATCHER, ...argv],
-    { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawnTied(['unshare', ...unshareArgs(), 'bash', '-c', NAMESPACE_SCRIPT, 'devlog', old, out, CATCHER, ...argv], env);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => { stdout += c.toString('latin1'); });
