@@ -168,18 +168,23 @@ export class LineWriter {
   private drain(): Promise<void> {
     while (this.corked > 0) this.uncork();
     if (this.failed || !this.dst.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
+    // One set of listeners however many writers wait (a pipelined client has many).
+    this.draining ??= new Promise<void>((resolve) => {
       const done = (): void => {
         this.dst.off('drain', done);
         this.dst.off('error', done);
         this.dst.off('close', done);
+        this.draining = null;
         resolve();
       };
       this.dst.on('drain', done);
       this.dst.on('error', done);
       this.dst.on('close', done);
     });
+    return this.draining;
   }
+
+  private draining: Promise<void> | null = null;
 
   /** csync2 writes (and dumps) payload in 512-byte pieces. */
   private dumpChunks(buf: Uint8Array): void {

@@ -71,7 +71,7 @@ function normalizer(c: Cluster): (v: unknown) => unknown {
       const o: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) o[k] = walk(x);
       // Our client sets a directory's mtime after its contents (csync2 leaves "now"): not compared here.
-      if (twinSide === 'client' && o['type'] === 'dir' && 'mtime' in o) o['mtime'] = 'DIR';
+      if (twinSide !== 'server' && o['type'] === 'dir' && 'mtime' in o) o['mtime'] = 'DIR';
       return o;
     }
     if (typeof v === 'number' && Math.abs(v - now) < 3600) return 'NOW';
@@ -84,17 +84,17 @@ function normalizer(c: Cluster): (v: unknown) => unknown {
  * Which side the twin runs switch: the server (default; the client is the real csync2) or the
  * client (test/client/ re-runs the same scenarios with OUR client against a real daemon).
  */
-let twinSide: 'server' | 'client' = 'server';
-export function setTwinSide(side: 'server' | 'client'): void {
+let twinSide: 'server' | 'client' | 'both' = 'server';
+export function setTwinSide(side: 'server' | 'client' | 'both'): void {
   twinSide = side;
 }
 
 async function runTwin(impl: Impl, opts: TwinOptions, body: (t: Twin) => Promise<void>): Promise<Record<string, unknown>> {
   const swap = (specs: HostSpec[]): HostSpec[] => (twinSide === 'server' ? specs : specs.map((h) => ({
-    ...h, impl: (h.impl === impl ? 'real' : impl) as Impl,
+    ...h, impl: (twinSide === 'both' || h.impl !== impl ? impl : 'real') as Impl,
   })));
   const hosts = opts.hosts ? opts.hosts(impl) : [{ impl: 'real' as Impl }, { impl }];
-  if (twinSide === 'client') hosts.splice(0, hosts.length, ...swap(hosts));
+  if (twinSide !== 'server') hosts.splice(0, hosts.length, ...swap(hosts));
   const cluster = await createCluster({ ...opts, hosts });
   try {
     const seen: Record<string, unknown> = {};
@@ -122,7 +122,7 @@ async function runTwin(impl: Impl, opts: TwinOptions, body: (t: Twin) => Promise
     try {
       await body(t);
     } catch (err) {
-      if (err instanceof Error) err.message = `[${impl} ${twinSide === 'server' ? 'daemon' : 'client'}] ${err.message}`;
+      if (err instanceof Error) err.message = `[${impl} ${twinSide === 'server' ? 'daemon' : twinSide === 'client' ? 'client' : 'client+daemon'}] ${err.message}`;
       throw err;
     }
     return normalizer(cluster)(seen) as Record<string, unknown>;
@@ -139,7 +139,7 @@ export function twinTest(title: string, opts: TwinOptions, body: (t: Twin) => Pr
   test(title, { timeout: opts.timeout ?? 120_000 }, async () => {
     const [real, ours] = await Promise.all([runTwin('real', opts, body), runTwin('ours', opts, body)]);
     for (const key of new Set([...Object.keys(real), ...Object.keys(ours)])) {
-      assert.deepEqual(ours[key], real[key], `observation '${key}' differs between our ${twinSide === 'server' ? 'daemon' : 'client'} and the real one`);
+      assert.deepEqual(ours[key], real[key], `observation '${key}' differs between our ${twinSide === 'server' ? 'daemon' : twinSide === 'client' ? 'client' : 'client+daemon'} and the real one`);
     }
   });
 }

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Push benchmark: `csync2 -u` from a client host to a daemon host on loopback, TLS on, for
+#   real client -> real daemon, our client -> real daemon, our client -> our daemon
+# on the same generated trees, in one run; prints seconds, the ratio to real->real and the
+# client's max RSS.
+#
+#   bench/update/run.sh [tree10k] [tree50k] [big]     (default: tree10k big; needs `make build`)
+#
+# Cases per tree: initial push (server empty), then 1% of the files rewritten and pushed.
+# `big`: a 200 MiB file pushed to an empty server, then 1 MiB of it changed in ten places and
+# pushed again. Each case runs the local check (-cr) untimed first, then times `-u` only.
+# The server is a `-ii` daemon started per implementation pair; trees are compared afterwards.
+# Env: BENCH_WORK=dir, BENCH_KEEP=1.
+set -u -o pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+REAL=/usr/sbin/csync2
+OURS=$REPO/bin/csync2
+GEN=$REPO/dist/bench/gen-tree.js
+TIME=/usr/bin/time
+[ -f "$GEN" ] || { echo "bench/update: $GEN missing; run 'make build' first" >&2; exit 1; }
+
+CASES=("$@")
+[ ${#CASES[@]} -gt 0 ] || CASES=(tree10k big)
+
+WORK=${BENCH_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/csync2-bench-update.XXXXXX")}
+mkdir -p "$WORK"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  [ -n "${BENCH_KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+NET=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))
+C=$NET.1
+S=$NET.2
+PORT=$((20000 + RANDOM % 20000))
+KEY=$(head -c 48 /dev/urandom | base64 | tr '+/' '._' | head -c 64)
+
+# host PAIRDIR ROLE: system dir with config, key and certificate; db dir; data dir.
+host() {
+  local d=$1/$2
+  mkdir -p "$d/etc" "$d/db" "$d/data"
+  printf '%s\n' "$KEY" > "$d/etc/csync2.key"
+  chmod 600 "$d/etc/csync2.key"
+  cp "$WORK/cert/csync2_ssl_key.pem" "$WORK/cert/csync2_ssl_cert.pem" "$d/etc/"
+  cat > "$d/etc/csync2.cfg" <<EOF
+group bench {
+  host $C $S;
+  key csync2.key;
+  include %data%;
+}
+prefix data {
+  on $C: $1/client/data;
+  on $S: $1/server/data;
+}
+EOF
+}
+
+mkdir -p "$WORK/cert"
+"$REPO/bin/csync2-cert" -b 1024 "$WORK/cert" >/dev/null
+
+# pair NAME CLIENTBIN SERVERBIN: fresh hosts under $WORK/NAME
+pair_setup() {
+  local dir=$WORK/$1
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  host "$dir" client
+  host "$dir" server
+}
+
+start_daemon() { # DIR BIN
+  CSYNC2_SYSTEM_DIR=$1/server/etc "$2" -ii -N "$S" -p "$PORT" -D "$1/server/db" >"$1/daemon.log" 2>&1 &
+  PIDS+=($!)
+  DPID=$!
+  for _ in $(seq 100); do
+    if ss -ltn "sport = :$PORT" 2>/dev/null | grep -q "$S:$PORT"; then return 0; fi
+    sleep 0.05
+  done
+  echo "daemon did not start: $(cat "$1/daemon.log")" >&2
+  return 1
+}
+
+stop_daemon() {
+  kill "$DPID" 2>/dev/null
+  wait "$DPID" 2>/dev/null
+}
+
+client() { # DIR BIN ARGS...
+  local dir=$1 bin=$2
+  shift 2
+  CSYNC2_SYSTEM_DIR=$dir/client/etc "$bin" -N "$C" -p "$PORT" -D "$dir/client/db" "$@"
+}
+
+# timed DIR BIN LABEL: time `-u`, print "secs rss_kb", check the trees match
+timed() {
+  local dir=$1 bin=$2 out
+  $TIME -o "$dir/u.time" -f '%e %M' env CSYNC2_SYSTEM_DIR="$dir/client/etc" "$bin" -N "$C" -p "$PORT" -D "$dir/client/db" -u \
+      >"$dir/u.out" 2>"$dir/u.err"
+  out=$(tail -1 "$dir/u.time")
+  if grep -q 'Finished with' "$dir/u.err"; then echo "n/a"; return; fi
+  if ! diff -r "$dir/client/data" "$dir/server/data" >/dev/null 2>&1; then echo "n/a(differs)"; return; fi
+  echo "$out"
+}
+
+declare -A RESULT
+PAIRS=("real->real:$REAL:$REAL" "ours->real:$OURS:$REAL" "ours->ours:$OURS:$OURS")
+
+run_tree() { # TREE
+  local tree=$1
+  for p in "${PAIRS[@]}"; do
+    IFS=: read -r name cbin sbin <<<"$p"
+    local dir=$WORK/${name/->/_to_}
+    pair_setup "${name/->/_to_}"
+    if [ "$tree" = big ]; then
+      node -e '
+        const fs=require("fs"); const f=process.argv[1]; const fd=fs.openSync(f,"w");
+        const b=Buffer.alloc(1<<20); let x=12345;
+        for(let i=0;i<200;i++){ for(let j=0;j<b.length;j+=4){ x=(x*1103515245+12345)>>>0; b.writeUInt32LE(x,j);} fs.writeSync(fd,b);} fs.closeSync(fd);' \
+        "$dir/client/data/big.bin"
+    else
+      node "$GEN" gen "$dir/client/data" "$tree" >/dev/null
+    fi
+    start_daemon "$dir" "$sbin" || return 1
+    client "$dir" "$cbin" -cr / >/dev/null 2>&1
+    RESULT[$tree,initial,$name]=$(timed "$dir" "$cbin")
+    if [ "$tree" = big ]; then
+      node -e '
+        const fs=require("fs"); const fd=fs.openSync(process.argv[1],"r+"); const b=Buffer.alloc(100*1024, 0x5a);
+        for(let i=0;i<10;i++) fs.writeSync(fd,b,0,b.length,i*20*1024*1024+777); fs.closeSync(fd);' "$dir/client/data/big.bin"
+    else
+      node "$GEN" touch "$dir/client/data" --percent 1 >/dev/null
+    fi
+    client "$dir" "$cbin" -cr / >/dev/null 2>&1
+    RESULT[$tree,changed,$name]=$(timed "$dir" "$cbin")
+    stop_daemon
+    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$dir/client/data" "$dir/server/data"
+  done
+}
+
+ratio() { # A B
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else printf "n/a" }'
+}
+
+printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s\n' tree case 'real->real s/RSS' 'ours->real s/RSS' ratio 'ours->ours s/RSS' ratio
+for tree in "${CASES[@]}"; do
+  run_tree "$tree" || exit 1
+  for c in initial changed; do
+    rr=${RESULT[$tree,$c,real->real]}
+    or=${RESULT[$tree,$c,ours->real]}
+    oo=${RESULT[$tree,$c,ours->ours]}
+    fmt() { read -r s k <<<"$1"; if [ -n "${k:-}" ]; then printf '%6ss %5dMB' "$s" $((k / 1024)); else printf '%s' "$1"; fi; }
+    printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s\n' "$tree" "$c" "$(fmt "$rr")" "$(fmt "$or")" \
+      "$(ratio "${or%% *}" "${rr%% *}")" "$(fmt "$oo")" "$(ratio "${oo%% *}" "${rr%% *}")"
+  done
+done
