@@ -53,7 +53,7 @@ export async function runServer(opts: Options): Promise<number> {
   return exitCode;
 }
 
-/** csync_fatal() in a session: the message (and our detail) at level 0. */
+/** csync_fatal() in a session: the message (and our detail) at level 0, then the -t time stamp. */
 function reportSessionError(err: unknown): void {
   if (err instanceof CsyncError) {
     log.debug(0, err.message);
@@ -61,6 +61,8 @@ function reportSessionError(err: unknown): void {
   } else {
     log.debug(0, `Internal error in session: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
   }
+  log.resetPrintTime();
+  log.printTime();
 }
 
 /** Wire dumps in -i mode go where the log goes (syslog), never to stdout/stderr. */

@@ -112,6 +112,8 @@ export class Session {
     if (failure !== null) throw failure;
     log.debug(1, 'Connection closed.');
     if (log.messagesPrinted > started && this.opts.debugLevel > 0) log.debug(0, 'Finished with 0 errors.');
+    // -t / -s: a csync2 session ends in main(), with `<pid> TIMESTAMP` and `<pid> TOTALTIME` lines.
+    log.printTotalTime();
   }
 
   /** csync2 main(): optional `SSL`, then `CONFIG [name]`; then config and database. False = end quietly. */

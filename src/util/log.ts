@@ -3,6 +3,10 @@
  * shown when the debug level (-v count) is >= lv; it goes to stderr, or to syslog
  * with -l / -i. With -t every line gets `[HH:MM:SS] ` and TIMESTAMP lines appear;
  * a daemon session prefixes `<pid> `. Messages are byte strings.
+ *
+ * With syslog, messages carry neither prefix (the syslog header has the time and pid), but the
+ * TIMESTAMP / TOTALTIME lines of -t still go to the output fd (stderr), as csync2's
+ * csync_printtime() writes them to its debug stream whatever -l says.
  */
 import { writeSync } from 'node:fs';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -105,9 +109,9 @@ export class Logger {
     await this.syslog?.close?.();
   }
 
+  /** TIMESTAMP / TOTALTIME lines: always the output fd, never syslog (see the file comment). */
   private emit(text: BStr): void {
-    if (this.syslog) this.syslog.write(0, text);
-    else writeAll(this.fd, text);
+    writeAll(this.fd, text);
   }
 }
 
