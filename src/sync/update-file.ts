@@ -24,6 +24,8 @@ import { lstatName } from './update-pure.js';
 import { rsCheck, rsDelta } from './update-rsync.js';
 
 const STAYS_DIRTY = 'File stays in dirty state. Try again later...';
+/** Prefix of our extra line naming the peer's error reply (tests comparing with csync2 drop it). */
+export const PEER_SAID = 'Error reply from';
 /** readlink() into csync2's 1024-byte buffer reads at most 1023 bytes. */
 const LINK_TARGET_MAX = 1023;
 
@@ -82,6 +84,8 @@ export type JobKind = 'del' | 'mod';
 export class FileJob implements JobIo {
   out = new JobOut();
   errors: ErrorCounter = { value: 0 };
+  /** The last plain error reply of the peer (named at -v when the file stays dirty). */
+  private peerError: Status | null = null;
   /** csync2's last_conn_status of a modification. */
   result: ReplyCode = ReplyCode.OK;
   /** False: the job never ran in csync2's order; drop its output and errors. */
@@ -116,10 +120,13 @@ export class FileJob implements JobIo {
     this.out.drop();
     this.out = new JobOut();
     this.errors = { value: 0 };
+    this.peerError = null;
   }
 
-  private readStatus(): Promise<Status> {
-    return this.s.link.readStatus(this.file, this.out, this.errors);
+  private async readStatus(): Promise<Status> {
+    const status = await this.s.link.readStatus(this.file, this.out, this.errors);
+    if (status.code === ReplyCode.ERROR || status.code === ReplyCode.PERM) this.peerError = status;
+    return status;
   }
 
   private request(line: BStr): Promise<Status> {
@@ -302,6 +309,8 @@ export class FileJob implements JobIo {
 
   private gotError(autoResolveRun: boolean): void {
     if (autoResolveRun) this.out.debug(0, 'ERROR: Auto-resolving failed. Giving up.');
+    // Beyond csync2 (which shows the peer's reason only at -vvv): say why at -v.
+    if (this.peerError) this.out.debug(1, `${PEER_SAID} ${this.s.peer}: ${this.peerError.line}`);
     this.out.debug(1, STAYS_DIRTY);
   }
 

@@ -71,11 +71,13 @@ function normalizer(c: Cluster): (v: unknown) => unknown {
     out = out.split(key).join('KEY');
     out = out.replace(/mtime=(\d+)/g, (m, n: string) => (Math.abs(Number(n) - now) < 3600 ? 'mtime=NOW' : m));
     out = out.replace(/\b[0-9A-F]{200,}\b/g, 'CERTHEX');
+    // Our client's extra line naming a peer's error reply (csync2 shows it only at -vvv).
+    out = out.replace(/^Error reply from [^\n]*\n/gm, '');
     return out;
   };
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return fix(v);
-    if (Array.isArray(v)) return v.map(walk);
+    if (Array.isArray(v)) return v.filter((x) => !(typeof x === 'string' && x.startsWith('Error reply from '))).map(walk);
     if (v && typeof v === 'object') {
       const o: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) o[k] = walk(x);
