@@ -73,6 +73,9 @@ export class StateStore {
   private readonly blocking: boolean;
   private inTx = false;
   private txStarted = 0;
+  /** Open critical sections (enterCritical); commits wait for them. */
+  private critical = 0;
+  private readonly criticalWaiters: (() => void)[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly stmts = new Map<string, Stmt>();
   /** Statements that changed rows since the last commit (for -vv statistics only). */
@@ -244,6 +247,7 @@ export class StateStore {
   }
 
   commit(): void {
+    if (this.critical > 0) return; // the last leaveCritical() commits
     if (this.idleTimer) {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
@@ -260,6 +264,49 @@ export class StateStore {
     } finally {
       this.db.close();
     }
+  }
+
+  /**
+   * Take the database's write lock now (BEGIN IMMEDIATE, unless a transaction is
+   * already open; commit() releases it). Used around a change that must look
+   * atomic to other processes: the daemon holds it from putting a file in place
+   * until its row is updated, and the checker re-reads a changed file's row
+   * under it before marking, so a check overlapping a receiving daemon does not
+   * mistake a just-received file for a local change.
+   */
+  lockForWrite(): void {
+    if (this.inTx) return;
+    this.exec('BEGIN IMMEDIATE');
+    this.inTx = true;
+    this.txStarted = Date.now();
+    this.maybeCommit();
+  }
+
+  /**
+   * lockForWrite() for one of several users of this connection (the daemon's
+   * sessions share it): no commit happens until the last of them has left, so
+   * one session's commit never releases the lock in the middle of another's
+   * change.
+   */
+  enterCritical(): void {
+    this.lockForWrite();
+    this.critical++;
+  }
+
+  leaveCritical(): void {
+    if (this.critical === 0) return;
+    this.critical--;
+    if (this.critical === 0) {
+      this.commit();
+      const waiters = this.criticalWaiters.splice(0);
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves when no critical section is open (a session's local check must not see a half-done change of another). */
+  noCritical(): Promise<void> {
+    if (this.critical === 0) return Promise.resolve();
+    return new Promise((resolve) => this.criticalWaiters.push(resolve));
   }
 
   /** Run `fn` with every statement in one transaction (also with -B, for atomic groups of rows). */

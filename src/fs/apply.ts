@@ -44,6 +44,8 @@ export interface ApplyOptions {
   durable?: boolean;
   /** Collects the directories whose entries changed, for syncDirectories(). */
   changedDirs?: Set<BStr>;
+  /** Called right before the new content replaces the target (the daemon takes its db lock here). */
+  beforeReplace?: () => void;
 }
 
 /** A content write in progress: the temp file is open; commit() or abort() ends it. */
@@ -73,6 +75,7 @@ export class PendingWrite {
       await cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
       await pClose(this.temp.fd);
       this.temp.fd = -1;
+      this.opts.beforeReplace?.();
       await this.putInPlace();
       this.done = true;
     } catch (err) {

@@ -179,20 +179,28 @@ export class Session {
       await this.conn.sendLine(refusal);
       return false;
     }
+    if (spec.dirty) await this.ctx.store.noCritical();
     if (spec.dirty && this.dirtyHere(req)) {
       await this.conn.sendLine(ERR_ALSO_DIRTY);
       return false;
     }
-    if (spec.unlink) removeBefore(req.real, spec.unlink);
-
-    const outcome = await spec.run(this, req);
-
-    if (spec.update && !outcome?.noUpdate) {
-      fileUpdated(this.ctx, req.name, this.peer!);
-      if (spec.update === 1) {
-        log.debug(1, `Updated ${req.name} from ${this.peer ?? '???'}.`);
-        scheduleActions(this.ctx, req.name, false);
+    // From the change on the disk until its row is committed, hold the db's write
+    // lock: a local check never sees the new file beside the old row. PATCH takes
+    // it only when the received content is put in place (not over the transfer).
+    if (spec.update && req.cmd !== 'patch') this.enterCritical();
+    let outcome: Outcome;
+    try {
+      if (spec.unlink) removeBefore(req.real, spec.unlink);
+      outcome = await spec.run(this, req);
+      if (spec.update && !outcome?.noUpdate) {
+        fileUpdated(this.ctx, req.name, this.peer!);
+        if (spec.update === 1) {
+          log.debug(1, `Updated ${req.name} from ${this.peer ?? '???'}.`);
+          scheduleActions(this.ctx, req.name, false);
+        }
       }
+    } finally {
+      this.leaveCritical();
     }
     // A change is committed before it is acknowledged: a daemon killed after
     // the reply never leaves its database behind the tree (which would make the
@@ -258,9 +266,27 @@ export class Session {
   }
 
   /** How content writes are made here. */
+  private inCritical = false;
+
+  /** Hold the db's write lock over a change and its row (see StateStore.enterCritical). */
+  private enterCritical(): void {
+    if (this.inCritical) return;
+    this.ctx.store.enterCritical();
+    this.inCritical = true;
+  }
+
+  private leaveCritical(): void {
+    if (!this.inCritical) return;
+    this.inCritical = false;
+    this.ctx.store.leaveCritical();
+  }
+
   applyOptions(): ApplyOptions {
     const cfg = this.ctx.cfg;
-    return { tempdir: cfg.tempdir, ignoreUid: cfg.ignoreUid, ignoreGid: cfg.ignoreGid, changedDirs: this.changedDirs };
+    return {
+      tempdir: cfg.tempdir, ignoreUid: cfg.ignoreUid, ignoreGid: cfg.ignoreGid, changedDirs: this.changedDirs,
+      beforeReplace: () => this.enterCritical(),
+    };
   }
 
   /** After the loop: csync_run_commands(), then the database is committed (csync_db_close()). */

@@ -17,6 +17,9 @@ import { FatalError, strerror } from '../util/errors.js';
 import { log, errorCount } from '../util/log.js';
 import { toBuf, fsPath, type BStr } from '../util/bytes.js';
 import { markDirty } from './mark.js';
+import { STABLE_SUFFIX } from '../fs/tempfile.js';
+
+const TEMP_SUFFIX = `.${STABLE_SUFFIX}`;
 import { urlEncode } from '../protocol/urlencode.js';
 import type { RunContext } from './context.js';
 
@@ -123,6 +126,31 @@ export class Checker {
     return out;
   }
 
+  // ---- re-checks under the write lock ------------------------------------
+  // The rows were read in bulk before the walk; a daemon may have received a
+  // file since (it changes the file and its row under the write lock). A found
+  // change is confirmed against the current row, under the lock, before it is
+  // marked: a received file is never mistaken for a local change.
+
+  private stillChanged(file: BStr, real: BStr): boolean {
+    this.ctx.store.lockForWrite();
+    const row = this.ctx.store.getChecktxt(file);
+    const st = lstatOrNull(real);
+    if (row === null || st === null) return true;
+    if (genChecktxt(st, file, this.ctx.cfg, false) !== row) return true;
+    this.rows.set(file, urlEncode(row));
+    return false;
+  }
+
+  private stillGone(name: BStr): boolean {
+    this.ctx.store.lockForWrite();
+    if (this.ctx.store.getChecktxt(name) === null) {
+      this.rows.delete(name);
+      return false;
+    }
+    return lstatOrNull(prefixSubst(this.ctx.cfg, name)) === null || this.hasSymlinkParent(name);
+  }
+
   // ---- removals (csync_check_del) ----------------------------------------
 
   private checkDel(file: BStr, recursive: boolean): void {
@@ -134,6 +162,7 @@ export class Checker {
     }
     // csync2 collects them by prepending: they are marked in reverse name order.
     for (const name of removed.reverse()) {
+      if (!this.stillGone(name)) continue;
       if (!this.ctx.initRun) markDirty(this.ctx, name);
       this.ctx.store.deleteFile(name);
       this.rows.delete(name);
@@ -220,7 +249,7 @@ export class Checker {
         log.debug(2, `File has changed: ${file}`);
         dirty = true;
       }
-      if (dirty && !this.compareMode) {
+      if (dirty && !this.compareMode && this.stillChanged(file, real)) {
         ctx.store.putFile(file, checktxt);
         this.rows.set(file, encoded);
         if (!ctx.initRun) markDirty(ctx, file);
@@ -243,7 +272,15 @@ export class Checker {
       names.sort();
       const base = file === '/' ? '' : file;
       for (let i = names.length - 1; i >= 0; i--) {
-        if (this.checkMod(`${base}/${names[i]}`, recursive, false)) dumpThis = true;
+        const name = names[i]!;
+        // Beyond csync2: a content write in flight (ours, `.<name>.csTemp`) is not a file of the tree.
+        if (name.charCodeAt(0) === 0x2e && name.endsWith(TEMP_SUFFIX)) {
+          log.debug(2, `Skipping temp file: ${base}/${name}`);
+          continue;
+        }
+        // csync2 stops the whole run ("This should not happen") when an entry vanishes
+        // between readdir and lstat; here it is simply gone (checkDel sees to its row).
+        if (this.checkMod(`${base}/${name}`, recursive, true)) dumpThis = true;
       }
       if (dumpThis && ctx.dumpDirFd !== null) writeDumpDir(ctx.dumpDirFd, file);
     }

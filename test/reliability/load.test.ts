@@ -44,7 +44,7 @@ describe('a daemon under load', { concurrency: false }, () => {
       },
     });
     [server, ...clients] = cluster.hosts as [TestHost, ...TestHost[]];
-    daemon = await server.startDaemon({ mode: '-ii', verbose: 0 });
+    daemon = await server.startDaemon({ mode: '-ii', verbose: 0, lifetimeMs: 0 });
   });
   after(async () => {
     await daemon?.stop();
