@@ -14,9 +14,9 @@
  * Renames change directories; those are fsynced later in one batch
  * (syncDirectories), so a sequence of writes pays for each directory once.
  */
-import { close, fchmod, fchown, fdatasync, fsync, open, read, stat, write } from 'node:fs';
+import { close, closeSync, fchmodSync, fchownSync, fdatasync, fsync, open, read, renameSync, statSync, write } from 'node:fs';
 import { promisify } from 'node:util';
-import { rename, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { constants as C } from 'node:fs';
 import { Patcher, BasisFile, type Basis, type DeltaStats } from '../rsync/index.js';
 import { log } from '../util/log.js';
@@ -27,9 +27,6 @@ import { createTempFile, releaseTemp, type TempFile } from './tempfile.js';
 const pFsync = promisify(fsync);
 const pFdatasync = promisify(fdatasync);
 const pClose = promisify(close);
-const pFchown = promisify(fchown);
-const pFchmod = promisify(fchmod);
-const pStat = promisify(stat);
 const pOpen = promisify(open);
 const pRead = promisify(read);
 const pWrite = promisify(write);
@@ -73,7 +70,7 @@ export class PendingWrite {
     try {
       if (this.opts.durable !== false) await pFdatasync(this.temp.fd).catch(() => pFsync(this.temp.fd));
       await cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
-      await pClose(this.temp.fd);
+      closeSync(this.temp.fd);
       this.temp.fd = -1;
       this.opts.beforeReplace?.();
       await this.putInPlace();
@@ -100,7 +97,7 @@ export class PendingWrite {
 
   private async putInPlace(): Promise<void> {
     try {
-      await rename(fsPath(this.temp.path), fsPath(this.target));
+      renameSync(fsPath(this.temp.path), fsPath(this.target));
       this.opts.changedDirs?.add(dirOf(this.target));
       return;
     } catch (err) {
@@ -131,16 +128,21 @@ export class PendingWrite {
 
 /** The new file gets the old one's owner (unless ignored) and mode; failures are ignored, as in csync2. */
 async function cloneOwnerAndMode(fd: number, target: BStr, opts: ApplyOptions): Promise<void> {
+  // Synchronous metadata calls: microseconds each, where a thread-pool hop per call dominated small files.
   let st;
   try {
-    st = await pStat(fsPath(target));
+    st = statSync(fsPath(target));
   } catch {
     return; // no old file: the temp file keeps 0600 until SETMOD
   }
   const uid = opts.ignoreUid ? -1 : st.uid;
   const gid = opts.ignoreGid ? -1 : st.gid;
-  if (uid !== -1 || gid !== -1) await pFchown(fd, uid, gid).catch(() => undefined);
-  await pFchmod(fd, st.mode & 0o7777).catch(() => undefined);
+  try {
+    if (uid !== -1 || gid !== -1) fchownSync(fd, uid, gid);
+  } catch { /* like csync2: owner is best effort */ }
+  try {
+    fchmodSync(fd, st.mode & 0o7777);
+  } catch { /* best effort */ }
 }
 
 function dirOf(path: BStr): BStr {

@@ -13,7 +13,7 @@
  * other processes are looked up in /proc); otherwise a random name is used.
  */
 import { readdir, readlink, stat, unlink } from 'node:fs/promises';
-import { constants as C, open } from 'node:fs';
+import { constants as C, open, openSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { log } from '../util/log.js';
@@ -90,7 +90,13 @@ export async function tempDirCandidates(tempdir: BStr | null, env: NodeJS.Proces
       raw[i] = null;
       continue;
     }
-    const ok = await stat(fsPath(d)).then((s) => s.isDirectory(), () => false);
+    // Synchronous: a metadata call costs microseconds, a thread-pool round trip far more (once per file).
+    let ok = false;
+    try {
+      ok = statSync(fsPath(d)).isDirectory();
+    } catch {
+      ok = false;
+    }
     if (!ok) {
       // csync2 says this once per process; a long-running daemon says it once per path.
       if (!reportedDrops.has(d)) {
@@ -142,7 +148,7 @@ async function createFromTemplate(template: BStr): Promise<TempFile> {
   for (let tries = 0; tries < MAX_TRIES; tries++) {
     try {
       // A raw descriptor (not a FileHandle, whose finalizer would close it behind our back).
-      const fd = await pOpen(fsPath(path), C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o600);
+      const fd = openSync(fsPath(path), C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o600);
       liveTemps.add(path);
       return { path, fd };
     } catch (err) {
