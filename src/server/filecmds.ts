@@ -6,6 +6,7 @@ import {
   chmodSync, lchownSync, lstatSync, mkdirSync, realpathSync, rmdirSync, symlinkSync, unlinkSync,
   utimesSync,
 } from 'node:fs';
+import { statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { prefixEncode, prefixSubst } from '../config/prefix.js';
 import { atoi } from '../config/builder.js';
@@ -77,7 +78,9 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
 async function sendSignature(s: Session, real: BStr): Promise<void> {
   let sigBytes: Buffer;
   try {
-    sigBytes = await signatureOfFile(fsPath(real));
+    // A new file (the common case of a first push) needs no thread-pool round trip to learn that.
+    sigBytes = statSync(fsPath(real), { throwIfNoEntry: false }) === undefined
+      ? MISSING_FILE_SIGNATURE : await signatureOfFile(fsPath(real));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       sigBytes = MISSING_FILE_SIGNATURE;
