@@ -115,7 +115,9 @@ export class Progress implements StderrGuard {
     for (const p of this.peers) {
       sent += p.bytes;
       if (!p.active) continue;
-      parts.push(`${p.name}: ${p.files}/${p.totalFiles} files, ${mb(p.bytes)}/${mb(p.totalBytes)}`);
+      // The total size is known only when the caller counted it (the dirty list has no sizes).
+      const bytes = p.totalBytes > 0 ? `${mb(p.bytes)}/${mb(p.totalBytes)}` : `${mb(p.bytes)} sent`;
+      parts.push(`${p.name}: ${p.files}/${p.totalFiles} files, ${bytes}`);
     }
     const line = `${parts.join(' | ')}, ${mb(sent / secs)}/s`;
     const cols = process.stderr.columns || 80;
