@@ -73,6 +73,7 @@ export class StateStore {
   private readonly blocking: boolean;
   private inTx = false;
   private txStarted = 0;
+  private txSerial = 0;
   /** Open critical sections (enterCritical); commits wait for them. */
   private critical = 0;
   private readonly criticalWaiters: (() => void)[] = [];
@@ -224,8 +225,13 @@ export class StateStore {
 
   private beginIfNeeded(): void {
     if (!this.blocking || this.inTx) return;
+    this.begin();
+  }
+
+  private begin(): void {
     this.exec('BEGIN IMMEDIATE');
     this.inTx = true;
+    this.txSerial++;
     this.txStarted = Date.now();
   }
 
@@ -276,10 +282,18 @@ export class StateStore {
    */
   lockForWrite(): void {
     if (this.inTx) return;
-    this.exec('BEGIN IMMEDIATE');
-    this.inTx = true;
-    this.txStarted = Date.now();
+    this.begin();
     this.maybeCommit();
+  }
+
+  /** Counts transactions begun on this connection: equal values = the same write lock still held. */
+  get transactionSerial(): number {
+    return this.txSerial;
+  }
+
+  /** SQLite's data_version: changes only when another connection commits. */
+  dataVersion(): number {
+    return Number(this.db.pragma('data_version', { simple: true }));
   }
 
   /**
@@ -312,9 +326,7 @@ export class StateStore {
   /** Run `fn` with every statement in one transaction (also with -B, for atomic groups of rows). */
   atomically<T>(fn: () => T): T {
     if (this.inTx) return fn();
-    this.exec('BEGIN IMMEDIATE');
-    this.inTx = true;
-    this.txStarted = Date.now();
+    this.begin();
     try {
       const r = fn();
       this.commit();

@@ -265,7 +265,6 @@ export class Session {
     return null;
   }
 
-  /** How content writes are made here. */
   private inCritical = false;
 
   /** Hold the db's write lock over a change and its row (see StateStore.enterCritical). */
@@ -281,6 +280,7 @@ export class Session {
     this.ctx.store.leaveCritical();
   }
 
+  /** How content writes are made here. */
   applyOptions(): ApplyOptions {
     const cfg = this.ctx.cfg;
     return {

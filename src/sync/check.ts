@@ -42,6 +42,10 @@ export class Checker {
   private readonly rows = new Map<BStr, BStr>();
   private readonly loaded: LoadedRange[] = [];
   private lastHit: LoadedRange | null = null;
+  /** data_version when the first rows were read, and the last cacheCurrent() answer per transaction. */
+  private versionAtLoad: number | null = null;
+  private verifiedTx = -1;
+  private cacheWasCurrent = false;
   /** Names the current check's walk found with lstat(), i.e. present and without symlinked parents. */
   private seen = new Set<BStr>();
   /** Walks done in this check() call ("name\0recursive"), to skip csync2's repeated prefix walk. */
@@ -106,6 +110,7 @@ export class Checker {
 
   private ensureLoaded(name: BStr, recursive: boolean): void {
     if (this.covered(name, recursive)) return;
+    this.versionAtLoad ??= this.ctx.store.dataVersion();
     for (const [k, v] of this.ctx.store.fileRowsEncoded(name, recursive)) this.rows.set(k, v);
     this.loaded.push({ name, recursive });
   }
@@ -132,8 +137,23 @@ export class Checker {
   // change is confirmed against the current row, under the lock, before it is
   // marked: a received file is never mistaken for a local change.
 
+  /**
+   * Under the write lock: true when no other process committed since the rows were read, so
+   * the cached rows are current and a found change needs no second look. Asked once per
+   * transaction (nobody else can commit while this process holds the lock).
+   */
+  private cacheCurrent(): boolean {
+    const { store } = this.ctx;
+    store.lockForWrite();
+    if (store.transactionSerial !== this.verifiedTx) {
+      this.verifiedTx = store.transactionSerial;
+      this.cacheWasCurrent = store.dataVersion() === this.versionAtLoad;
+    }
+    return this.cacheWasCurrent;
+  }
+
   private stillChanged(file: BStr, real: BStr): boolean {
-    this.ctx.store.lockForWrite();
+    if (this.cacheCurrent()) return true;
     const row = this.ctx.store.getChecktxt(file);
     const st = lstatOrNull(real);
     if (row === null || st === null) return true;
@@ -143,7 +163,7 @@ export class Checker {
   }
 
   private stillGone(name: BStr): boolean {
-    this.ctx.store.lockForWrite();
+    if (this.cacheCurrent()) return true;
     if (this.ctx.store.getChecktxt(name) === null) {
       this.rows.delete(name);
       return false;

@@ -363,8 +363,11 @@ export class FileJob implements JobIo {
     });
   }
 
-  /** The conflict tests of maybe_auto_resolve for a modification: true = won, 'error' = a failed GETTM/GETSZ read. */
-  private async autoResolveMod(key: BStr): Promise<boolean | 'error'> {
+  /**
+   * maybe_auto_resolve's tests that need nothing from the peer: true = won, false = lost or
+   * no method; otherwise the measured method (younger/older/bigger/smaller) still to decide.
+   */
+  private autoResolveHere(): boolean | 'younger' | 'older' | 'bigger' | 'smaller' {
     const { s, file } = this;
     if (winsAsMaster(s.ctx.matcher, s.peer, file)) {
       this.out.debug(0, "Auto-resolving conflict: Won 'master/slave' test.");
@@ -383,35 +386,42 @@ export class FileJob implements JobIo {
       case 'left-right-lost':
         this.out.debug(0, "Do not auto-resolve conflict: Lost 'left/right' test.");
         return false;
-      default: {
-        const cmd = measuredTestCommand(m);
-        const type = measuredTestName(m);
-        const reply = await s.pipe.request(this, `${cmd} ${urlEncode(key)} ${urlEncode(file)}`, async () => {
-          const st = await this.readStatus();
-          if (!isOkStatus(st)) return { st, value: null };
-          return { st, value: await s.link.conn.reader.readLine(VALUE_LINE_MAX) };
-        });
-        this.result = reply.st.code;
-        if (!isOkStatus(reply.st)) {
-          // csync2 jumps to got_error here: no "Auto-resolving failed".
-          return false;
-        }
-        if (reply.value === null) return 'error';
-        const remote = atol(reply.value);
-        let local = 0;
-        if (remote !== -1) {
-          const st = lstatName(s.cfg, file);
-          if (st === null) return 'error';
-          local = cmd === 'GETTM' ? mtimeSeconds(st) : st.size;
-        }
-        if (measuredTestWon(m, local, remote)) {
-          this.out.debug(0, `Auto-resolving conflict: Won '${type}' test.`);
-          return true;
-        }
-        this.out.debug(0, `Do not auto-resolve conflict: Lost '${type}' test.`);
-        return false;
-      }
+      default:
+        return m;
     }
+  }
+
+  /** The conflict tests of maybe_auto_resolve for a modification: true = won, 'error' = a failed GETTM/GETSZ read. */
+  private async autoResolveMod(key: BStr): Promise<boolean | 'error'> {
+    const { s, file } = this;
+    const m = this.autoResolveHere();
+    if (typeof m === 'boolean') return m;
+    const cmd = measuredTestCommand(m);
+    const type = measuredTestName(m);
+    const reply = await s.pipe.request(this, `${cmd} ${urlEncode(key)} ${urlEncode(file)}`, async () => {
+      const st = await this.readStatus();
+      if (!isOkStatus(st)) return { st, value: null };
+      return { st, value: await s.link.conn.reader.readLine(VALUE_LINE_MAX) };
+    });
+    this.result = reply.st.code;
+    if (!isOkStatus(reply.st)) {
+      // csync2 jumps to got_error here: no "Auto-resolving failed".
+      return false;
+    }
+    if (reply.value === null) return 'error';
+    const remote = atol(reply.value);
+    let local = 0;
+    if (remote !== -1) {
+      const st = lstatName(s.cfg, file);
+      if (st === null) return 'error';
+      local = cmd === 'GETTM' ? mtimeSeconds(st) : st.size;
+    }
+    if (measuredTestWon(m, local, remote)) {
+      this.out.debug(0, `Auto-resolving conflict: Won '${type}' test.`);
+      return true;
+    }
+    this.out.debug(0, `Do not auto-resolve conflict: Lost '${type}' test.`);
+    return false;
   }
 
   // ---- removal (csync_update_file_del) --------------------------------------
@@ -483,28 +493,10 @@ export class FileJob implements JobIo {
   }
 
   private autoResolveDel(): boolean {
-    const { s, file } = this;
-    if (winsAsMaster(s.ctx.matcher, s.peer, file)) {
-      this.out.debug(0, "Auto-resolving conflict: Won 'master/slave' test.");
-      return true;
-    }
-    const m = autoDecision(s.ctx.matcher, s.peer, file);
-    switch (m) {
-      case 'none': return false;
-      case 'first':
-        this.out.debug(0, "Auto-resolving conflict: Won 'first' test.");
-        return true;
-      case 'left':
-      case 'right':
-        this.out.debug(0, "Auto-resolving conflict: Won 'left/right' test.");
-        return true;
-      case 'left-right-lost':
-        this.out.debug(0, "Do not auto-resolve conflict: Lost 'left/right' test.");
-        return false;
-      default:
-        this.out.debug(0, 'Do not auto-resolve conflict: This is a removal.');
-        return false;
-    }
+    const m = this.autoResolveHere();
+    if (typeof m === 'boolean') return m;
+    this.out.debug(0, 'Do not auto-resolve conflict: This is a removal.');
+    return false;
   }
 }
 
