@@ -10,7 +10,7 @@
 # `big`: a 200 MiB file pushed to an empty server, then 1 MiB of it changed in ten places and
 # pushed again. Each case runs the local check (-cr) untimed first, then times `-u` only.
 # The server is a `-ii` daemon started per implementation pair; trees are compared afterwards.
-# Env: BENCH_WORK=dir, BENCH_KEEP=1.
+# Env: BENCH_WORK=dir, BENCH_KEEP=1, BENCH_PAIRS="ours->ours" (a subset of the pairs).
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -106,7 +106,11 @@ timed() {
 }
 
 declare -A RESULT
-PAIRS=("real->real:$REAL:$REAL" "ours->real:$OURS:$REAL" "ours->ours:$OURS:$OURS")
+PAIRS=()
+for p in "real->real:$REAL:$REAL" "ours->real:$OURS:$REAL" "ours->ours:$OURS:$OURS"; do
+  # BENCH_PAIRS="ours->ours ...": only those pairs (for profiling one side; ratios need real->real)
+  if [ -z "${BENCH_PAIRS:-}" ] || [[ " $BENCH_PAIRS " == *" ${p%%:*} "* ]]; then PAIRS+=("$p"); fi
+done
 
 run_tree() { # TREE
   local tree=$1
@@ -148,9 +152,9 @@ printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s\n' tree case 'real->real s/R
 for tree in "${CASES[@]}"; do
   run_tree "$tree" || exit 1
   for c in initial changed; do
-    rr=${RESULT[$tree,$c,real->real]}
-    or=${RESULT[$tree,$c,ours->real]}
-    oo=${RESULT[$tree,$c,ours->ours]}
+    rr=${RESULT[$tree,$c,real->real]:-n/a}
+    or=${RESULT[$tree,$c,ours->real]:-n/a}
+    oo=${RESULT[$tree,$c,ours->ours]:-n/a}
     fmt() { read -r s k <<<"$1"; if [ -n "${k:-}" ]; then printf '%6ss %5dMB' "$s" $((k / 1024)); else printf '%s' "$1"; fi; }
     printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s\n' "$tree" "$c" "$(fmt "$rr")" "$(fmt "$or")" \
       "$(ratio "${or%% *}" "${rr%% *}")" "$(fmt "$oo")" "$(ratio "${oo%% *}" "${rr%% *}")"

@@ -229,7 +229,7 @@ export class StateStore {
   }
 
   private begin(): void {
-    this.exec('BEGIN IMMEDIATE');
+    this.retryBusy(() => this.stmt('BEGIN IMMEDIATE').run()); // prepared once: exec() compiles every time
     this.inTx = true;
     this.txSerial++;
     this.txStarted = Date.now();
@@ -261,7 +261,7 @@ export class StateStore {
     if (!this.inTx) return;
     this.inTx = false;
     this.pendingWrites = 0;
-    this.exec('COMMIT');
+    this.retryBusy(() => this.stmt('COMMIT').run());
   }
 
   close(): void {
@@ -293,7 +293,7 @@ export class StateStore {
 
   /** SQLite's data_version: changes only when another connection commits. */
   dataVersion(): number {
-    return Number(this.db.pragma('data_version', { simple: true }));
+    return Number(this.stmt('PRAGMA data_version').pluck().get());
   }
 
   /**
@@ -307,14 +307,20 @@ export class StateStore {
     this.critical++;
   }
 
-  leaveCritical(): void {
+  /** `commit` false: the lock stays until the next commit() (the daemon commits a burst of commands once). */
+  leaveCritical(commit = true): void {
     if (this.critical === 0) return;
     this.critical--;
     if (this.critical === 0) {
-      this.commit();
+      if (commit) this.commit();
       const waiters = this.criticalWaiters.splice(0);
       for (const w of waiters) w();
     }
+  }
+
+  /** Some user of this connection is inside a critical section (commit() would wait for it). */
+  get criticalOpen(): boolean {
+    return this.critical > 0;
   }
 
   /** Resolves when no critical section is open (a session's local check must not see a half-done change of another). */

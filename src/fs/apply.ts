@@ -45,9 +45,16 @@ export interface ApplyOptions {
   beforeReplace?: () => void;
 }
 
-/** A content write in progress: the temp file is open; commit() or abort() ends it. */
+/**
+ * A content write in progress: the temp file is open; commit() or abort() ends it.
+ * seal() may come first: the daemon seals a received file, lets the fsync run in
+ * the background while it serves the next commands (SETOWN, SETMOD and SETIME go
+ * to the temp file then), and commits it when the client's last command for it
+ * arrives.
+ */
 export class PendingWrite {
   private done = false;
+  private durable: Promise<void> | null = null;
 
   private constructor(readonly target: BStr, private readonly temp: TempFile, private readonly opts: ApplyOptions) {}
 
@@ -64,12 +71,21 @@ export class PendingWrite {
     return this.temp.path;
   }
 
-  /** Make the new content durable, clone owner and mode of the old file, and put it in place. */
+  /** The content is complete: clone owner and mode of the old file and start the fsync (not awaited). */
+  seal(): void {
+    if (this.durable) return;
+    cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
+    const fd = this.temp.fd;
+    this.durable = this.opts.durable === false ? Promise.resolve() : pFdatasync(fd).catch(() => pFsync(fd));
+    this.durable.catch(() => undefined); // the error comes out of commit()
+  }
+
+  /** Make the new content durable and put it in place (sealing it first if that was not done). */
   async commit(): Promise<void> {
     if (this.done) throw new Error('PendingWrite already finished');
     try {
-      if (this.opts.durable !== false) await pFdatasync(this.temp.fd).catch(() => pFsync(this.temp.fd));
-      await cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
+      this.seal();
+      await this.durable;
       closeSync(this.temp.fd);
       this.temp.fd = -1;
       this.opts.beforeReplace?.();
@@ -127,7 +143,7 @@ export class PendingWrite {
 }
 
 /** The new file gets the old one's owner (unless ignored) and mode; failures are ignored, as in csync2. */
-async function cloneOwnerAndMode(fd: number, target: BStr, opts: ApplyOptions): Promise<void> {
+function cloneOwnerAndMode(fd: number, target: BStr, opts: ApplyOptions): void {
   // Synchronous metadata calls: microseconds each, where a thread-pool hop per call dominated small files.
   let st;
   try {
@@ -188,6 +204,21 @@ export async function copyFile(fromPath: BStr, toPath: BStr, flags: number, mode
  * an RsyncError for a corrupt delta, else the OS error.
  */
 export async function patchFile(target: BStr, delta: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<DeltaStats> {
+  const { write, stats } = await patchToPending(target, delta, opts);
+  await write.commit();
+  return stats;
+}
+
+/** patchFile() up to a sealed PendingWrite: the caller commits (or aborts) it. */
+export interface PatchStart {
+  /** The temp file, already being created (PendingWrite.begin()). */
+  temp?: Promise<PendingWrite>;
+  /** The target was just found missing: the basis is empty. */
+  basisMissing?: boolean;
+}
+
+export async function patchToPending(target: BStr, delta: AsyncIterable<Uint8Array>, opts: ApplyOptions,
+  start: PatchStart = {}): Promise<{ write: PendingWrite; stats: DeltaStats }> {
   const it = delta[Symbol.asyncIterator]();
   let failure: unknown = null;
   let pending: PendingWrite | null = null;
@@ -195,11 +226,15 @@ export async function patchFile(target: BStr, delta: AsyncIterable<Uint8Array>, 
   let stats: DeltaStats | null = null;
   try {
     try {
-      basis = new BasisFile(fsPath(target));
+      // A new file (most of a first push) is known missing without an exception's cost.
+      const missing = start.basisMissing ?? statSync(fsPath(target), { throwIfNoEntry: false }) === undefined;
+      basis = missing ? null : new BasisFile(fsPath(target));
     } catch {
       basis = null;
     }
-    pending = await PendingWrite.begin(target, opts);
+    const temp = start.temp ?? PendingWrite.begin(target, opts);
+    start.temp = undefined;
+    pending = await temp;
     const patcher = new Patcher(basis as Basis | null, pending.fd);
     for (;;) {
       const r = await it.next();
@@ -210,14 +245,13 @@ export async function patchFile(target: BStr, delta: AsyncIterable<Uint8Array>, 
     stats = patcher.stats;
     basis?.close();
     basis = null;
-    await pending.commit();
-    pending = null;
+    pending.seal();
   } catch (err) {
     failure = err;
   }
   if (basis) basis.close();
-  if (pending) await pending.abort();
   if (failure !== null) {
+    if (pending) await pending.abort();
     // Read what is left of the delta so the stream stays in step.
     for (;;) {
       try {
@@ -228,7 +262,7 @@ export async function patchFile(target: BStr, delta: AsyncIterable<Uint8Array>, 
     }
     throw failure;
   }
-  return stats!;
+  return { write: pending!, stats: stats! };
 }
 
 /** fsync each directory once (after a batch of renames into them). Errors are ignored. */

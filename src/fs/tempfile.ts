@@ -120,13 +120,26 @@ export async function tempDirCandidates(tempdir: BStr | null, env: NodeJS.Proces
   return out;
 }
 
+/** The candidate list is looked at again after this long (it is asked for once per received file). */
+const CANDIDATES_TTL_MS = 1000;
+let candidatesCache: { tempdir: BStr | null; tmpdirEnv: string | undefined; at: number; dirs: (BStr | null)[] } | null = null;
+
+async function candidatesNow(tempdir: BStr | null): Promise<(BStr | null)[]> {
+  const now = Date.now();
+  const c = candidatesCache;
+  if (c && c.tempdir === tempdir && c.tmpdirEnv === process.env.TMPDIR && now - c.at < CANDIDATES_TTL_MS) return c.dirs;
+  const dirs = await tempDirCandidates(tempdir);
+  candidatesCache = { tempdir, tmpdirEnv: process.env.TMPDIR, at: now, dirs };
+  return dirs;
+}
+
 /**
  * Create the temp file for a content write of `target`, trying the candidate
  * directories in csync2's order. Throws the last OS error (errno code) when no
  * directory works.
  */
 export async function createTempFile(target: BStr, tempdir: BStr | null): Promise<TempFile> {
-  const dirs = await tempDirCandidates(tempdir);
+  const dirs = await candidatesNow(tempdir);
   let lastErr: unknown = Object.assign(new Error('no temp directory'), { code: 'ENOENT' });
   for (const dir of dirs) {
     const template = tempNameTemplate(dir, target);
@@ -148,6 +161,7 @@ async function createFromTemplate(template: BStr): Promise<TempFile> {
   for (let tries = 0; tries < MAX_TRIES; tries++) {
     try {
       // A raw descriptor (not a FileHandle, whose finalizer would close it behind our back).
+      // Synchronous: measured faster than a thread-pool hop, even for a slow inode creation.
       const fd = openSync(fsPath(path), C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o600);
       liveTemps.add(path);
       return { path, fd };

@@ -193,6 +193,8 @@ export async function connectToHost(o: HostConnectOptions): Promise<PeerLink | n
       await o.beforePin?.();
     }
 
+    // Pipelined commands written in one turn of the event loop leave together.
+    conn.writer.holdPerTurn();
     link.send(`CONFIG ${urlEncode(o.cfgName)}`);
     if (!isOkStatus(await link.readStatus(null))) {
       out.debug(1, 'Config command failed.');

@@ -47,6 +47,11 @@ export class LineReader {
   private pausedByUs = false;
   private wake: (() => void) | null = null;
   private readonly highWater: number;
+  /**
+   * Called whenever a read must wait for the network (the daemon commits and
+   * sends its held replies then). A promise means it waited for something.
+   */
+  beforeWait: (() => Promise<void> | void) | null = null;
   private readonly tap: WireTap | null;
   /** The error that ended the stream, if it did not end cleanly. */
   lastError: Error | null = null;
@@ -241,6 +246,11 @@ export class LineReader {
   private more(): Promise<void> {
     if (this.detached) return Promise.reject(new Error('LineReader detached while waiting for data'));
     if (this.eof) return Promise.resolve();
+    if (this.beforeWait !== null) {
+      // The caller looks at the buffer again after a hook that had to wait itself.
+      const waited = this.beforeWait();
+      if (waited) return waited;
+    }
     if (this.pausedByUs) {
       this.pausedByUs = false;
       this.src.resume();

@@ -28,8 +28,18 @@ const SMALL_FRAME = 64 * 1024;
 /** Read size when streaming a file into a frame. */
 const FILE_CHUNK = 256 * 1024;
 
+/** Held output beyond this size asks its owner for an early flush (onHoldFull). */
+const HOLD_MAX = 256 * 1024;
+/** holdPerTurn(): pieces at least this big are not held. */
+const PER_TURN_DIRECT = 16 * 1024;
+
 export class LineWriter {
   private failure: Error | null = null;
+  /** hold(): output collected here until flushHeld(). */
+  private held: Uint8Array[] | null = null;
+  private heldBytes = 0;
+  /** Called when held output passes HOLD_MAX; the owner may flushHeld() (or keep holding). */
+  onHoldFull: (() => void) | null = null;
   private corked = 0;
   private readonly tap: WireTap | null;
   private readonly onError = (err: Error): void => {
@@ -65,7 +75,75 @@ export class LineWriter {
   async sendRaw(buf: Uint8Array): Promise<void> {
     if (this.failed || buf.length === 0) return;
     this.tap?.('Local', buf);
-    if (!this.dst.write(buf)) await this.drain();
+    if (!this.put(buf)) await this.drain();
+  }
+
+  /**
+   * Hold all output back until flushHeld() (the daemon sends a burst of replies
+   * together, after the database commit that they acknowledge).
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Write what hold() collected, in one write; holding goes on. */
+  flushHeld(): void {
+    const h = this.held;
+    if (h === null || h.length === 0) return;
+    this.held = [];
+    this.heldBytes = 0;
+    if (this.failed) return;
+    this.dst.write(h.length === 1 ? h[0]! : Buffer.concat(h));
+  }
+
+  /** Stop holding (what is held is written). */
+  unhold(): void {
+    this.flushHeld();
+    this.held = null;
+    this.perTurn = false;
+  }
+
+  /**
+   * Hold output until the end of this turn of the event loop: the lines that many
+   * pipelined commands write in one turn leave as one write (one TLS record) instead of
+   * one each. Big pieces flush what is held and go out directly.
+   */
+  holdPerTurn(): void {
+    this.hold();
+    this.perTurn = true;
+  }
+
+  private perTurn = false;
+  private flushScheduled = false;
+  private readonly flushTurn = (): void => {
+    this.flushScheduled = false;
+    this.flushHeld();
+  };
+
+  /**
+   * Hand bytes to the socket (or to the held output); false = wait for 'drain'.
+   * `reused`: the caller will overwrite the buffer, so held output keeps a copy.
+   */
+  private put(buf: Uint8Array, reused = false): boolean {
+    const h = this.held;
+    if (h === null) return this.dst.write(buf);
+    if (this.perTurn) {
+      if (buf.length >= PER_TURN_DIRECT) {
+        this.flushHeld();
+        return this.dst.write(buf);
+      }
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushTurn);
+      }
+    }
+    h.push(reused ? Buffer.from(buf) : buf);
+    this.heldBytes += buf.length;
+    if (this.heldBytes > HOLD_MAX) {
+      if (this.perTurn) this.flushHeld();
+      else this.onHoldFull?.();
+    }
+    return !this.dst.writableNeedDrain;
   }
 
   /** One frame: `octet-stream <n>\n` and the payload. */
@@ -78,10 +156,10 @@ export class LineWriter {
     }
     let ok: boolean;
     if (payload.length <= SMALL_FRAME) {
-      ok = this.dst.write(payload.length === 0 ? head : Buffer.concat([head, payload]));
+      ok = this.put(payload.length === 0 ? head : Buffer.concat([head, payload]));
     } else {
-      this.dst.write(head);
-      ok = this.dst.write(payload);
+      this.put(head);
+      ok = this.put(payload);
     }
     if (!ok) await this.drain();
     this.mustBeWritable();
@@ -129,6 +207,7 @@ export class LineWriter {
 
   /** Finish the write side (half-close); resolves when flushed. */
   end(): Promise<void> {
+    this.unhold();
     while (this.corked > 0) this.uncork();
     if (this.failed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -139,6 +218,7 @@ export class LineWriter {
 
   /** Stop watching the stream (before it is handed to TLS). */
   detach(): void {
+    this.unhold();
     while (this.corked > 0) this.uncork();
     this.dst.off('error', this.onError);
     this.dst.off('close', this.onClose);
@@ -149,13 +229,14 @@ export class LineWriter {
   private async sendHeader(size: number): Promise<void> {
     const head = Buffer.from(frameHeader(size), 'latin1');
     this.tap?.('Local', head);
-    if (!this.dst.write(head)) await this.drain();
+    if (!this.put(head)) await this.drain();
   }
 
   private async writeChunk(chunk: Uint8Array): Promise<void> {
     this.mustBeWritable();
     this.dumpChunks(chunk);
-    if (!this.dst.write(chunk)) await this.drain();
+    // A streamed chunk's buffer may be reused by its source.
+    if (!this.put(chunk, true)) await this.drain();
     this.mustBeWritable();
   }
 

@@ -9,7 +9,7 @@
  * COPY past the end of the basis fails with an RsyncError naming the offset of
  * the offending byte in the delta stream.
  */
-import { closeSync, fstatSync, openSync, read, readSync, write } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, write, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { RsyncStreamError } from './errors.js';
 import { emptyStats, type DeltaStats } from './stats.js';
@@ -17,10 +17,27 @@ import { DELTA_MAGIC, OP_COPY_BASE, OP_COPY_LAST, OP_END, OP_LITERAL_MAX_IMMEDIA
 
 /** Output is collected and written in pieces of this size. */
 const OUT_BUFFER = 1 << 20;
+/** A whole output up to this size is written with one blocking write (no thread-pool hop). */
+const SYNC_WRITE_MAX = 256 * 1024;
+/**
+ * Output buffers of finished patches, for the next ones: a fresh 1 MiB buffer
+ * per small file made V8 run a full GC every few files (external memory).
+ */
+const bufferPool: Buffer[] = [];
+const POOL_MAX = 4;
+
+function takeBuffer(): Buffer {
+  return bufferPool.pop() ?? Buffer.allocUnsafe(OUT_BUFFER);
+}
+
+function giveBuffer(b: Buffer | null): void {
+  if (b !== null && b.length === OUT_BUFFER && bufferPool.length < POOL_MAX) bufferPool.push(b);
+}
 /** COPY pieces at least this long are read asynchronously; shorter ones with one pread. */
 const ASYNC_READ_MIN = 64 * 1024;
 
 const TWO_TO_63 = 2 ** 63;
+const EMPTY_OUT = Buffer.alloc(0);
 
 const enum State { Magic, Command, Params, Literal, Copy, Done }
 const enum Need { Nothing, Flush, LargeCopy }
@@ -119,7 +136,7 @@ export class Patcher {
   private copyLeft = 0;
   /** What pump() stopped for. */
   private need = Need.Nothing;
-  private out: Buffer = Buffer.allocUnsafe(OUT_BUFFER);
+  private out: Buffer = takeBuffer();
   private outLen = 0;
   /** The other output buffer, being written while `out` fills (allocated on first use). */
   private spare: Buffer | null = null;
@@ -163,7 +180,22 @@ export class Patcher {
       const what = this.state === State.Magic ? 'delta header truncated' : 'delta ended without END command';
       throw new RsyncStreamError('input-ended', what, this.offset);
     }
-    await this.flush(true);
+    const sink = this.sink;
+    if (typeof sink === 'number' && this.writing === null && this.written === 0 && this.outLen <= SYNC_WRITE_MAX) {
+      // The common small file: its only write, done here.
+      for (let off = 0; off < this.outLen;) off += writeSync(sink, this.out, off, this.outLen - off);
+      this.written = this.outLen;
+      this.outLen = 0;
+    } else {
+      await this.flush(true);
+    }
+    // Every write has finished: the buffers can serve the next patch (a stream may still hold its own).
+    if (typeof sink === 'number') {
+      giveBuffer(this.out);
+      giveBuffer(this.spare);
+      this.out = EMPTY_OUT;
+      this.spare = null;
+    }
   }
 
   /**
@@ -357,7 +389,7 @@ export class Patcher {
       const full = this.out, length = this.outLen;
       this.writing = writeOut(this.sink, full, length).catch((err: unknown) => { this.writeError = err; });
       this.written += length;
-      this.out = this.spare ?? Buffer.allocUnsafe(OUT_BUFFER);
+      this.out = this.spare ?? takeBuffer();
       // A stream may hold on to what it was given: only an fd's buffer comes back for reuse.
       this.spare = typeof this.sink === 'number' ? full : null;
       this.outLen = 0;

@@ -9,6 +9,7 @@ import type { Config } from '../config/model.js';
 import { genChecktxt } from '../fs/checktxt.js';
 import type { RunContext } from '../sync/context.js';
 import { fsPath, type BStr } from '../util/bytes.js';
+import { lstatDir } from '../fs/dirstat.js';
 
 /** lstat that answers null for any failure (csync2's lstat_strict() != 0). */
 export function lstatOrNull(real: BStr): Stats | null {
@@ -26,7 +27,7 @@ export function lstatOrNull(real: BStr): Stats | null {
  */
 export function hasImpureDirectory(cfg: Config, name: BStr): boolean {
   for (let i = name.lastIndexOf('/'); i > 1; i = name.lastIndexOf('/', i - 1)) {
-    const st = lstatOrNull(prefixSubst(cfg, name.slice(0, i)));
+    const st = lstatDir(prefixSubst(cfg, name.slice(0, i)));
     if (st === null || st.isSymbolicLink()) return true;
   }
   return false;

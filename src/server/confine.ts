@@ -21,6 +21,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { urlDecode } from '../protocol/urlencode.js';
 import { FatalError } from '../util/errors.js';
 import { fsPath, type BStr } from '../util/bytes.js';
+import { lstatDir } from '../fs/dirstat.js';
 
 export type Resolved = { ok: true; real: BStr } | { ok: false; why: string };
 
@@ -66,7 +67,7 @@ export function symlinkedDirectory(cfg: Config, name: BStr): BStr | null {
     } catch {
       return dir;
     }
-    if (lstatOrNull(real)?.isSymbolicLink()) return real;
+    if (lstatDir(real)?.isSymbolicLink()) return real;
   }
   return null;
 }

@@ -3,15 +3,15 @@
  * passed (session.ts). Replies and their exact bytes are csync2's.
  */
 import {
-  chmodSync, lchownSync, lstatSync, mkdirSync, realpathSync, rmdirSync, symlinkSync, unlinkSync,
-  utimesSync,
+  chmodSync, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, mkdirSync, realpathSync, rmdirSync,
+  symlinkSync, unlinkSync, utimesSync,
 } from 'node:fs';
 import { statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { prefixEncode, prefixSubst } from '../config/prefix.js';
 import { atoi } from '../config/builder.js';
 import { genChecktxt, mtimeSeconds } from '../fs/checktxt.js';
-import { patchFile } from '../fs/apply.js';
+import { PendingWrite, patchToPending } from '../fs/apply.js';
 import { backupFile } from '../fs/backup.js';
 import { FRAME_ERROR } from '../protocol/frame.js';
 import {
@@ -75,11 +75,11 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
 }
 
 /** csync_rs_sig(): the signature of the current file, the fixed empty one when it is missing. */
-async function sendSignature(s: Session, real: BStr): Promise<void> {
+async function sendSignature(s: Session, real: BStr, missing?: boolean): Promise<void> {
   let sigBytes: Buffer;
   try {
     // A new file (the common case of a first push) needs no thread-pool round trip to learn that.
-    sigBytes = statSync(fsPath(real), { throwIfNoEntry: false }) === undefined
+    sigBytes = (missing ?? statSync(fsPath(real), { throwIfNoEntry: false }) === undefined)
       ? MISSING_FILE_SIGNATURE : await signatureOfFile(fsPath(real));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -185,12 +185,31 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
   if (failure) return { error: failure.error };
   const { conn } = s;
-  await conn.writer.sendLine(OK_SEND_DATA);
-  await sendSignature(s, r.real);
-  const size = await conn.reader.readFrameHeader(true);
-  if (size === FRAME_ERROR) return { error: EIO_TEXT };
+  const opts = s.applyOptions();
+  const missing = statSync(fsPath(r.real), { throwIfNoEntry: false }) === undefined;
+  const temp = PendingWrite.begin(r.real, opts);
+  temp.catch(() => undefined); // its error comes out of patchToPending
+  const dropTemp = (): Promise<void> => temp.then((w) => w.abort(), () => undefined);
+  let size: number;
   try {
-    await patchFile(r.real, conn.reader.readFramePayload(size), s.applyOptions());
+    await conn.writer.sendLine(OK_SEND_DATA);
+    await sendSignature(s, r.real, missing);
+    size = await conn.reader.readFrameHeader(true);
+  } catch (err) {
+    await dropTemp(); // the connection broke or the frame header was bad
+    throw err;
+  }
+  if (size === FRAME_ERROR) {
+    await dropTemp();
+    return { error: EIO_TEXT };
+  }
+  let write: PendingWrite;
+  try {
+    ({ write } = await patchToPending(r.real, conn.reader.readFramePayload(size), opts, { temp, basisMissing: missing }));
+    // The received content goes in place with the client's SETIME for it (pending.ts); when
+    // something else had to be removed from the path first, at once, as csync2 does.
+    if (!r.removedBefore) return { pending: write };
+    await write.commit();
   } catch (err) {
     if (err instanceof RsyncError) {
       log.debug(0, 'Internal error from rsync library!');
@@ -263,7 +282,8 @@ export function setown(s: Session, r: Request): Outcome {
   const uid = cfg.ignoreUid ? -1 : idArg(atoi(r.tags[3]!));
   const gid = cfg.ignoreGid ? -1 : idArg(atoi(r.tags[4]!));
   try {
-    lchownSync(fsPath(r.real), uid, gid);
+    if (r.pending) fchownSync(r.pending.write.fd, uid, gid);
+    else lchownSync(fsPath(r.real), uid, gid);
   } catch (err) {
     return fail(err);
   }
@@ -272,12 +292,13 @@ export function setown(s: Session, r: Request): Outcome {
 
 export function setmod(s: Session, r: Request): Outcome {
   if (s.ctx.cfg.ignoreMod) return null;
-  if (isSymlink(r.real)) return { error: s.refuse(r, 'SETMOD would change the target of a symlink') };
+  if (!r.pending && isSymlink(r.real)) return { error: s.refuse(r, 'SETMOD would change the target of a symlink') };
   const mode = (atoi(r.tags[3]!) >>> 0) & 0o7777;
   // csync2 replicates these bits like any other; the log says who set them.
   if (mode & 0o6000) log.debug(1, `SETMOD ${r.name} from ${s.peer}: mode ${mode.toString(8)} has setuid/setgid bits.`);
   try {
-    chmodSync(fsPath(r.real), mode);
+    if (r.pending) fchmodSync(r.pending.write.fd, mode);
+    else chmodSync(fsPath(r.real), mode);
   } catch (err) {
     return fail(err);
   }
@@ -285,10 +306,11 @@ export function setmod(s: Session, r: Request): Outcome {
 }
 
 export function setime(s: Session, r: Request): Outcome {
-  if (isSymlink(r.real)) return { error: s.refuse(r, 'SETIME would change the target of a symlink') };
+  if (!r.pending && isSymlink(r.real)) return { error: s.refuse(r, 'SETIME would change the target of a symlink') };
   const t = atoll(r.tags[3]!);
   try {
-    utimesSync(fsPath(r.real), t, t);
+    if (r.pending) futimesSync(r.pending.write.fd, t, t);
+    else utimesSync(fsPath(r.real), t, t);
   } catch (err) {
     return fail(err);
   }

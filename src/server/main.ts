@@ -20,9 +20,11 @@ import { CsyncError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { Session } from './session.js';
 import { commitAllStores } from './stores.js';
+import { enableDirStatCache } from '../fs/dirstat.js';
 
 export async function runServer(opts: Options): Promise<number> {
   let exitCode = 0;
+  enableDirStatCache(true);
   const handler = async (conn: Connection): Promise<void> => {
     const session = new Session(conn, { opts, id: conn.id });
     try {

@@ -34,6 +34,10 @@ import { COMMANDS, type CommandSpec } from './commands.js';
 import { openSessionContext, validConfigName } from './context.js';
 import { resolveName, symlinkedDirectory } from './confine.js';
 import { fileUpdated, lstatOrNull } from './bookkeeping.js';
+import { PENDING_MAX, PendingFiles, type PendingFile } from './pending.js';
+import { forgetDirStats } from '../fs/dirstat.js';
+import type { PendingWrite } from '../fs/apply.js';
+import { strerror } from '../util/errors.js';
 import type { StoreLease } from './stores.js';
 
 export const TIMING = new Map<string, [number, number]>();
@@ -50,6 +54,10 @@ export interface Request {
   name: BStr;
   /** The file's real path on this host (commands with a permission check only). */
   real: BStr;
+  /** SETOWN/SETMOD/SETIME of a received file not yet in place: they go to its temp file. */
+  pending?: PendingFile;
+  /** The unlink step removed what was at the path (PATCH then puts its file in place at once). */
+  removedBefore?: boolean;
 }
 
 /** How a command ended; null = success (`OK (cmd_finished).`). */
@@ -64,7 +72,12 @@ export type Outcome = null | {
   noUpdate?: boolean;
   /** The session ends after this command. */
   end?: boolean;
+  /** PATCH: the received content, sealed in its temp file, to be put in place later (pending.ts). */
+  pending?: PendingWrite;
 };
+
+/** The commands that a pending file's temp file takes. */
+const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
 
 export interface SessionOptions {
   opts: Options;
@@ -85,6 +98,8 @@ export class Session {
   readonly changedDirs = new Set<BStr>();
   /** A fatal error ended the session (for the -i / -iii exit code). */
   failed = false;
+  /** Received files not yet in place. */
+  private readonly pending = new PendingFiles();
 
   constructor(readonly conn: Connection, so: SessionOptions) {
     this.opts = so.opts;
@@ -102,6 +117,17 @@ export class Session {
       failure = err;
       this.failed = true;
     }
+    try {
+      // What was acknowledged goes in place even when the connection broke.
+      await this.finalizeAll();
+      if (this.lease) {
+        while (this.ctx.store.criticalOpen) await this.ctx.store.noCritical();
+        this.release();
+      }
+    } catch (err) {
+      failure ??= err;
+      this.failed = true;
+    }
     await this.conn.close().catch(() => undefined);
     try {
       await this.finish();
@@ -110,6 +136,7 @@ export class Session {
       this.failed = true;
     }
     if (failure !== null) throw failure;
+    if (process.env.CSYNC2_TIMING) for (const [k, v] of TIMING) process.stderr.write(`${k} ${v[0]} ${v[1].toFixed(1)}ms\n`);
     log.debug(1, 'Connection closed.');
     if (log.messagesPrinted > started && this.opts.debugLevel > 0) log.debug(0, 'Finished with 0 errors.');
     // -t / -s: a csync2 session ends in main(), with `<pid> TIMESTAMP` and `<pid> TOTALTIME` lines.
@@ -145,6 +172,14 @@ export class Session {
   }
 
   private async loop(): Promise<void> {
+    // Replies are held and sent in bursts, each after the commit of the changes it
+    // acknowledges: whenever the next command is not here yet (and when much is held).
+    const { reader, writer } = this.conn;
+    writer.hold();
+    writer.onHoldFull = () => {
+      if (!this.ctx.store.criticalOpen) this.release();
+    };
+    reader.beforeWait = () => this.releaseWhenCommitted();
     for (;;) {
       const line = await this.conn.readLine(SERVER_LINE_MAX);
       if (line === null) return;
@@ -174,26 +209,35 @@ export class Session {
       await this.conn.sendLine(pleaseIdentify(this.conn.peerIp));
       return false;
     }
+    if (this.pending.size > 0 && !spec.perm) await this.finalizeAll();
     const refusal = spec.perm ? this.checkAccess(spec, req) : null;
     if (refusal !== null) {
       await this.conn.sendLine(refusal);
       return false;
     }
+    let held: PendingFile | undefined;
+    if (this.pending.size > 0 && spec.perm) {
+      held = ATTRIBUTE_COMMANDS.has(req.cmd) ? this.pending.get(req.real) : undefined;
+      for (const p of this.pending.related(req.real)) if (p !== held) await this.finalize(p);
+    }
     if (spec.dirty) await this.ctx.store.noCritical();
     if (spec.dirty && this.dirtyHere(req)) {
+      if (held) await this.drop(held);
       await this.conn.sendLine(ERR_ALSO_DIRTY);
       return false;
     }
+    if (held) return this.attributeOfPending(spec, req, held);
     // From the change on the disk until its row is committed, hold the db's write
     // lock: a local check never sees the new file beside the old row. PATCH takes
     // it only when the received content is put in place (not over the transfer).
     if (spec.update && req.cmd !== 'patch') this.enterCritical();
     let outcome: Outcome;
     try {
-      if (spec.unlink) removeBefore(req.real, spec.unlink);
+      if (spec.unlink) req.removedBefore = removeBefore(req.real, spec.unlink);
       outcome = await spec.run(this, req);
       if (spec.update && !outcome?.noUpdate) {
-        fileUpdated(this.ctx, req.name, this.peer!);
+        if (outcome?.pending) this.addPending(req, outcome.pending);
+        else fileUpdated(this.ctx, req.name, this.peer!);
         if (spec.update === 1) {
           log.debug(1, `Updated ${req.name} from ${this.peer ?? '???'}.`);
           scheduleActions(this.ctx, req.name, false);
@@ -202,14 +246,86 @@ export class Session {
     } finally {
       this.leaveCritical();
     }
-    // A change is committed before it is acknowledged: a daemon killed after
-    // the reply never leaves its database behind the tree (which would make the
-    // next push of the same file look like a conflict).
-    if (spec.update || spec.dirty) this.ctx.store.commit();
+    // Directory entries may have changed: no remembered lstat() of them stays.
+    if (spec.update === 1) forgetDirStats();
+    // A change is committed before it is acknowledged (the reply is held until the
+    // next commit): a daemon killed after the reply never leaves its database
+    // behind the tree, which would make the next push of the file look like a conflict.
+    if (this.pending.size > PENDING_MAX) await this.finalize(this.pending.oldest()!);
     if (!outcome?.noReply) {
       await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
     }
     return outcome?.end === true;
+  }
+
+  private addPending(req: Request, write: PendingWrite): void {
+    this.pending.add({ name: req.name, real: req.real, write, checked: false });
+  }
+
+  /** SETOWN, SETMOD or SETIME of a received file not yet in place; SETIME puts it in place. */
+  private async attributeOfPending(spec: CommandSpec, req: Request, p: PendingFile): Promise<boolean> {
+    req.pending = p;
+    let outcome = await spec.run(this, req);
+    if (outcome === null) {
+      if (spec.dirty) p.checked = true;
+      if (req.cmd === 'setime') {
+        const failure = await this.finalize(p);
+        if (failure !== null) outcome = { error: failure };
+      }
+    }
+    await this.conn.sendLine(outcome?.error ?? OK_CMD_FINISHED);
+    return false;
+  }
+
+  /**
+   * Put a received file in place: its fsync has finished, nothing changed it here
+   * meanwhile (checked unless a command on it just did), then rename and row
+   * under the db lock. Returns the error text, or null.
+   */
+  private async finalize(p: PendingFile): Promise<BStr | null> {
+    this.pending.delete(p);
+    if (!p.checked) {
+      await this.ctx.store.noCritical();
+      const probe: Request = { cmd: 'patch', tags: [], raw: [], name: p.name, real: p.real };
+      if (this.dirtyHere(probe)) {
+        log.debug(0, `${p.name} from ${this.peer ?? '?'}: changed here while its new content was in flight; the received content is dropped.`);
+        await p.write.abort();
+        return ERR_ALSO_DIRTY;
+      }
+    }
+    try {
+      await p.write.commit(); // enters the critical section right before the rename
+      fileUpdated(this.ctx, p.name, this.peer!);
+    } catch (err) {
+      log.debug(0, `I/O Error '${strerror(err)}' in rsync-patch: ${p.real}`);
+      return strerror(err);
+    } finally {
+      this.leaveCritical();
+    }
+    return null;
+  }
+
+  /** A pending file whose path turned dirty here: its new content is not used. */
+  private async drop(p: PendingFile): Promise<void> {
+    this.pending.delete(p);
+    await p.write.abort();
+  }
+
+  private async finalizeAll(): Promise<void> {
+    for (const p of this.pending.all()) await this.finalize(p);
+  }
+
+  /** Commit, then send the held replies (they acknowledge what was committed). */
+  private release(): void {
+    this.ctx.store.commit();
+    this.conn.writer.flushHeld();
+  }
+
+  /** The reader is about to wait: release the replies once no other session is mid-change. */
+  private releaseWhenCommitted(): Promise<void> | void {
+    const store = this.ctx.store;
+    if (store.criticalOpen) return store.noCritical();
+    this.release();
   }
 
   /** Confinement and permission; returns the refusal line or null. Sets req.real. */
@@ -274,10 +390,11 @@ export class Session {
     this.inCritical = true;
   }
 
+  /** The lock stays until the burst's commit (release()). */
   private leaveCritical(): void {
     if (!this.inCritical) return;
     this.inCritical = false;
-    this.ctx.store.leaveCritical();
+    this.ctx.store.leaveCritical(false);
   }
 
   /** How content writes are made here. */
@@ -304,15 +421,16 @@ export class Session {
   }
 }
 
-/** csync_unlink(file, 1 or 2) before MK* / PATCH: errors are ignored. */
-function removeBefore(real: BStr, how: 1 | 2): void {
+/** csync_unlink(file, 1 or 2) before MK* / PATCH: errors are ignored. True = something was removed. */
+function removeBefore(real: BStr, how: 1 | 2): boolean {
   const st = lstatOrNull(real);
-  if (st === null) return;
-  if (how === 2 && st.isFile()) return;
+  if (st === null) return false;
+  if (how === 2 && st.isFile()) return false;
   try {
     if (st.isDirectory()) rmdirSync(fsPath(real));
     else unlinkSync(fsPath(real));
+    return true;
   } catch {
-    // csync2 ignores it; the command itself then fails
+    return false; // csync2 ignores it; the command itself then fails
   }
 }

@@ -18,6 +18,7 @@ import { log, errorCount } from '../util/log.js';
 import { toBuf, fsPath, type BStr } from '../util/bytes.js';
 import { markDirty } from './mark.js';
 import { STABLE_SUFFIX } from '../fs/tempfile.js';
+import { lstatDir } from '../fs/dirstat.js';
 
 const TEMP_SUFFIX = `.${STABLE_SUFFIX}`;
 import { urlEncode } from '../protocol/urlencode.js';
@@ -208,7 +209,7 @@ export class Checker {
         break;
       }
       checked.push(dir);
-      const st = lstatOrNull(prefixSubst(this.ctx.cfg, dir));
+      const st = lstatDir(prefixSubst(this.ctx.cfg, dir));
       if (st === null || fileType(st.mode) === S_IFLNK) {
         result = true;
         break;

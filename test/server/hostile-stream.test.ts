@@ -164,6 +164,9 @@ describe('hostile peers: the byte stream', () => {
     const d = literalDelta(content);
     peer.send(Buffer.concat([Buffer.from(`octet-stream ${d.length}\n`), d]));
     assert.equal(await peer.line(), OK);
+    // The received file goes in place with the client's SETIME for it, or before any
+    // later command that is not about it: at the latest before BYE is answered.
+    assert.deepEqual(await exchange(peer, ['BYE']), ['OK (cu_later).']);
     peer.destroy();
     assert.ok((await h.server.read('inside.txt')).equals(content));
     await h.server.write('inside.txt', 'inside\n', 0o644);

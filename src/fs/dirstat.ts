@@ -1,0 +1,57 @@
+/**
+ * lstat() of the directories above a file, remembered for a moment.
+ *
+ * Every daemon command looks at each directory of its path up to three times
+ * (the symlink confinement, csync2's check_pure() in the local check and in the
+ * row update), and a file's SETOWN, SETMOD and SETIME come in one burst: dozens
+ * of identical lstat() calls per file. While the daemon enables this cache, the
+ * answers are reused until the daemon changes a directory entry itself
+ * (forgetDirStats() after MKDIR, DEL, MKLINK, ...), and for at most
+ * MAX_AGE_MS: a window like the race that already lies between any check and
+ * the use of a path.
+ *
+ * Off by default: the client and local modes always ask the file system.
+ */
+import { lstatSync, type Stats } from 'node:fs';
+import { fsPath, type BStr } from '../util/bytes.js';
+
+const MAX_AGE_MS = 50;
+
+let enabled = false;
+let bornAt = 0;
+const cache = new Map<BStr, Stats | null>();
+
+/** The daemon turns the cache on for its sessions. */
+export function enableDirStatCache(on: boolean): void {
+  enabled = on;
+  cache.clear();
+}
+
+/** Forget every remembered answer (a directory entry may have changed). */
+export function forgetDirStats(): void {
+  cache.clear();
+}
+
+function lstatOrNull(real: BStr): Stats | null {
+  try {
+    return lstatSync(fsPath(real), { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null; // ENOTDIR, EACCES, ELOOP...: csync2 treats any lstat failure alike
+  }
+}
+
+/** lstat() of a directory on a file's path, null for any failure. */
+export function lstatDir(real: BStr): Stats | null {
+  if (!enabled) return lstatOrNull(real);
+  const now = Date.now();
+  if (now - bornAt > MAX_AGE_MS) {
+    cache.clear();
+    bornAt = now;
+  }
+  let st = cache.get(real);
+  if (st === undefined) {
+    st = lstatOrNull(real);
+    cache.set(real, st);
+  }
+  return st;
+}

@@ -1,0 +1,67 @@
+/**
+ * Received files not yet in place (beyond csync2, which renames at once and
+ * never fsyncs). After a PATCH the new content sits in its temp file while its
+ * fsync runs in the background; the client's SETOWN and SETMOD for that file go
+ * to the temp file, and its SETIME (the client's last command for a file, after
+ * which it clears its dirty row) puts it in place. Any other command at, above
+ * or below such a path first waits until it is in place, so every command still
+ * sees the tree csync2's order of events would give.
+ */
+import type { PendingWrite } from '../fs/apply.js';
+import type { BStr } from '../util/bytes.js';
+
+/** More than this many received files waiting: the oldest goes in place. */
+export const PENDING_MAX = 64;
+
+export interface PendingFile {
+  /** csync2 spelling (`%data%/x`). */
+  name: BStr;
+  /** The path on this host. */
+  real: BStr;
+  write: PendingWrite;
+  /** A dirty-checked command (SETOWN, SETMOD) on it passed since the PATCH: no second check is needed. */
+  checked: boolean;
+}
+
+function isBelow(path: BStr, dir: BStr): boolean {
+  if (dir === '/') return path !== '/';
+  return path.length > dir.length && path.startsWith(dir) && path.charCodeAt(dir.length) === 0x2f;
+}
+
+export class PendingFiles {
+  private readonly byReal = new Map<BStr, PendingFile>();
+
+  get size(): number {
+    return this.byReal.size;
+  }
+
+  get(real: BStr): PendingFile | undefined {
+    return this.byReal.get(real);
+  }
+
+  add(p: PendingFile): void {
+    this.byReal.set(p.real, p);
+  }
+
+  delete(p: PendingFile): void {
+    if (this.byReal.get(p.real) === p) this.byReal.delete(p.real);
+  }
+
+  /** Pending files at `real`, below it or above it (in arrival order). */
+  related(real: BStr): PendingFile[] {
+    const out: PendingFile[] = [];
+    for (const p of this.byReal.values()) {
+      if (p.real === real || isBelow(p.real, real) || isBelow(real, p.real)) out.push(p);
+    }
+    return out;
+  }
+
+  /** Every pending file, oldest first. */
+  all(): PendingFile[] {
+    return [...this.byReal.values()];
+  }
+
+  oldest(): PendingFile | undefined {
+    return this.byReal.values().next().value;
+  }
+}
