@@ -209,16 +209,12 @@ export async function patchFile(target: BStr, delta: AsyncIterable<Uint8Array>, 
   return stats;
 }
 
-/** patchFile() up to a sealed PendingWrite: the caller commits (or aborts) it. */
-export interface PatchStart {
-  /** The temp file, already being created (PendingWrite.begin()). */
-  temp?: Promise<PendingWrite>;
-  /** The target was just found missing: the basis is empty. */
-  basisMissing?: boolean;
-}
-
+/**
+ * patchFile() up to a sealed PendingWrite: the caller commits (or aborts) it.
+ * `basisMissing`: the caller just found the target missing (the basis is empty).
+ */
 export async function patchToPending(target: BStr, delta: AsyncIterable<Uint8Array>, opts: ApplyOptions,
-  start: PatchStart = {}): Promise<{ write: PendingWrite; stats: DeltaStats }> {
+  basisMissing?: boolean): Promise<{ write: PendingWrite; stats: DeltaStats }> {
   const it = delta[Symbol.asyncIterator]();
   let failure: unknown = null;
   let pending: PendingWrite | null = null;
@@ -227,14 +223,12 @@ export async function patchToPending(target: BStr, delta: AsyncIterable<Uint8Arr
   try {
     try {
       // A new file (most of a first push) is known missing without an exception's cost.
-      const missing = start.basisMissing ?? statSync(fsPath(target), { throwIfNoEntry: false }) === undefined;
+      const missing = basisMissing ?? statSync(fsPath(target), { throwIfNoEntry: false }) === undefined;
       basis = missing ? null : new BasisFile(fsPath(target));
     } catch {
       basis = null;
     }
-    const temp = start.temp ?? PendingWrite.begin(target, opts);
-    start.temp = undefined;
-    pending = await temp;
+    pending = await PendingWrite.begin(target, opts);
     const patcher = new Patcher(basis as Basis | null, pending.fd);
     for (;;) {
       const r = await it.next();

@@ -13,8 +13,7 @@
  * other processes are looked up in /proc); otherwise a random name is used.
  */
 import { readdir, readlink, stat, unlink } from 'node:fs/promises';
-import { constants as C, open, openSync, statSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { constants as C, openSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { log } from '../util/log.js';
 import { fsPath, type BStr } from '../util/bytes.js';
@@ -28,7 +27,6 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 /** glibc gives up after this many EEXIST collisions; we need far fewer. */
 const MAX_TRIES = 100;
 
-const pOpen = promisify(open);
 const reportedDrops = new Set<BStr>();
 
 /** Temp files this process is writing right now (absolute paths). */

@@ -11,7 +11,7 @@ import { open } from 'node:fs/promises';
 import { prefixEncode, prefixSubst } from '../config/prefix.js';
 import { atoi } from '../config/builder.js';
 import { genChecktxt, mtimeSeconds } from '../fs/checktxt.js';
-import { PendingWrite, patchToPending } from '../fs/apply.js';
+import { patchToPending, type PendingWrite } from '../fs/apply.js';
 import { backupFile } from '../fs/backup.js';
 import { FRAME_ERROR } from '../protocol/frame.js';
 import {
@@ -187,25 +187,13 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   const { conn } = s;
   const opts = s.applyOptions();
   const missing = statSync(fsPath(r.real), { throwIfNoEntry: false }) === undefined;
-  const temp = PendingWrite.begin(r.real, opts);
-  temp.catch(() => undefined); // its error comes out of patchToPending
-  const dropTemp = (): Promise<void> => temp.then((w) => w.abort(), () => undefined);
-  let size: number;
-  try {
-    await conn.writer.sendLine(OK_SEND_DATA);
-    await sendSignature(s, r.real, missing);
-    size = await conn.reader.readFrameHeader(true);
-  } catch (err) {
-    await dropTemp(); // the connection broke or the frame header was bad
-    throw err;
-  }
-  if (size === FRAME_ERROR) {
-    await dropTemp();
-    return { error: EIO_TEXT };
-  }
+  await conn.writer.sendLine(OK_SEND_DATA);
+  await sendSignature(s, r.real, missing);
+  const size = await conn.reader.readFrameHeader(true);
+  if (size === FRAME_ERROR) return { error: EIO_TEXT };
   let write: PendingWrite;
   try {
-    ({ write } = await patchToPending(r.real, conn.reader.readFramePayload(size), opts, { temp, basisMissing: missing }));
+    ({ write } = await patchToPending(r.real, conn.reader.readFramePayload(size), opts, missing));
     // The received content goes in place with the client's SETIME for it (pending.ts); when
     // something else had to be removed from the path first, at once, as csync2 does.
     if (!r.removedBefore) return { pending: write };

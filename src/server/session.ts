@@ -40,8 +40,6 @@ import type { PendingWrite } from '../fs/apply.js';
 import { strerror } from '../util/errors.js';
 import type { StoreLease } from './stores.js';
 
-export const TIMING = new Map<string, [number, number]>();
-process.on('exit', () => { if (process.env.CSYNC2_TIMING) for (const [k, v] of TIMING) process.stderr.write(`${k} ${v[0]} ${v[1].toFixed(1)}ms\n`); });
 /** One parsed command line. */
 export interface Request {
   /** Lower-cased command name. */
@@ -120,10 +118,7 @@ export class Session {
     try {
       // What was acknowledged goes in place even when the connection broke.
       await this.finalizeAll();
-      if (this.lease) {
-        while (this.ctx.store.criticalOpen) await this.ctx.store.noCritical();
-        this.release();
-      }
+      if (this.lease) for (let w = this.releaseWhenCommitted(); w; w = this.releaseWhenCommitted()) await w;
     } catch (err) {
       failure ??= err;
       this.failed = true;
@@ -136,7 +131,6 @@ export class Session {
       this.failed = true;
     }
     if (failure !== null) throw failure;
-    if (process.env.CSYNC2_TIMING) for (const [k, v] of TIMING) process.stderr.write(`${k} ${v[0]} ${v[1].toFixed(1)}ms\n`);
     log.debug(1, 'Connection closed.');
     if (log.messagesPrinted > started && this.opts.debugLevel > 0) log.debug(0, 'Finished with 0 errors.');
     // -t / -s: a csync2 session ends in main(), with `<pid> TIMESTAMP` and `<pid> TOTALTIME` lines.
@@ -188,13 +182,7 @@ export class Session {
       const tags = new Array<BStr>(MAX_TOKENS);
       for (let i = 0; i < MAX_TOKENS; i++) tags[i] = i < raw.length ? urlDecode(raw[i]!) : '';
       const req: Request = { cmd: asciiLower(tags[0]!), tags, raw, name: tags[2]!, real: '' };
-      const t0 = process.hrtime.bigint();
-      const stop = await this.command(req);
-      const dt = Number(process.hrtime.bigint() - t0) / 1e6;
-      const e = TIMING.get(req.cmd) ?? [0, 0];
-      e[0]++; e[1] += dt;
-      TIMING.set(req.cmd, e);
-      if (stop) return;
+      if (await this.command(req)) return;
     }
   }
 
@@ -248,9 +236,6 @@ export class Session {
     }
     // Directory entries may have changed: no remembered lstat() of them stays.
     if (spec.update === 1) forgetDirStats();
-    // A change is committed before it is acknowledged (the reply is held until the
-    // next commit): a daemon killed after the reply never leaves its database
-    // behind the tree, which would make the next push of the file look like a conflict.
     if (this.pending.size > PENDING_MAX) await this.finalize(this.pending.oldest()!);
     if (!outcome?.noReply) {
       await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
@@ -315,7 +300,11 @@ export class Session {
     for (const p of this.pending.all()) await this.finalize(p);
   }
 
-  /** Commit, then send the held replies (they acknowledge what was committed). */
+  /**
+   * Commit, then send the held replies. A change is committed before it is
+   * acknowledged: a daemon killed after the reply never leaves its database behind
+   * the tree, which would make the next push of the file look like a conflict.
+   */
   private release(): void {
     this.ctx.store.commit();
     this.conn.writer.flushHeld();
