@@ -11,12 +11,15 @@
  * so it is refused when the path leads through a symlinked directory.
  */
 import type { BStr } from '../util/bytes.js';
+import { FEATURES_REPLY } from '../protocol/replies.js';
 import type { Session, Request, Outcome } from './session.js';
 import * as files from './filecmds.js';
 import { hello } from './identify.js';
 import { list } from './list.js';
 
 export interface CommandSpec {
+  /** A frame follows the command line at once (XPATCH): read before any check, drained when refused. */
+  framed?: boolean;
   perm: 0 | 1 | 2;
   dirty: boolean;
   unlink: 0 | 1 | 2;
@@ -40,6 +43,9 @@ export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpe
   ['flush', cmd(1, true, 0, 0, true, false, files.flush)],
   ['del', cmd(1, true, 0, 1, true, true, files.del)],
   ['patch', cmd(1, true, 2, 1, true, true, files.patch)],
+  // Beyond csync2 (replies.ts): PATCH without the round trip, for our own client.
+  ['xpatch', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true }],
+  ['xfeatures', cmd(0, false, 0, 0, false, false, () => ({ reply: FEATURES_REPLY, noUpdate: true }))],
   ['mkdir', cmd(1, true, 1, 1, true, true, files.mkdir)],
   ['mkchr', cmd(1, true, 1, 1, true, true, files.mkchr)],
   ['mkblk', cmd(1, true, 1, 1, true, true, files.mkblk)],

@@ -185,15 +185,32 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
   if (failure) return { error: failure.error };
   const { conn } = s;
-  const opts = s.applyOptions();
   const missing = statSync(fsPath(r.real), { throwIfNoEntry: false }) === undefined;
   await conn.writer.sendLine(OK_SEND_DATA);
   await sendSignature(s, r.real, missing);
   const size = await conn.reader.readFrameHeader(true);
+  return receiveContent(s, r, size, missing);
+}
+
+/**
+ * XPATCH (beyond csync2, replies.ts): PATCH whose delta came right after the
+ * command line, made of literals only, so it is applied without a basis (a
+ * delta that copies from one is corrupt here).
+ */
+export async function xpatch(s: Session, r: Request): Promise<Outcome> {
+  const frame = r.frame!;
+  const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
+  if (failure) return { error: failure.error };
+  frame.consumed = true;
+  return receiveContent(s, r, frame.size, true);
+}
+
+/** The delta frame's payload applied to the target, as csync2's PATCH ends. */
+async function receiveContent(s: Session, r: Request, size: number, noBasis: boolean): Promise<Outcome> {
   if (size === FRAME_ERROR) return { error: EIO_TEXT };
   let write: PendingWrite;
   try {
-    ({ write } = await patchToPending(r.real, conn.reader.readFramePayload(size), opts, missing));
+    ({ write } = await patchToPending(r.real, s.conn.reader.readFramePayload(size), s.applyOptions(), noBasis));
     // The received content goes in place with the client's SETIME for it (pending.ts); when
     // something else had to be removed from the path first, at once, as csync2 does.
     if (!r.removedBefore) return { pending: write };

@@ -56,6 +56,8 @@ export interface Request {
   pending?: PendingFile;
   /** The unlink step removed what was at the path (PATCH then puts its file in place at once). */
   removedBefore?: boolean;
+  /** XPATCH: the frame that followed the line; drained after the command unless consumed. */
+  frame?: { size: number; consumed: boolean };
 }
 
 /** How a command ended; null = success (`OK (cmd_finished).`). */
@@ -182,7 +184,13 @@ export class Session {
       const tags = new Array<BStr>(MAX_TOKENS);
       for (let i = 0; i < MAX_TOKENS; i++) tags[i] = i < raw.length ? urlDecode(raw[i]!) : '';
       const req: Request = { cmd: asciiLower(tags[0]!), tags, raw, name: tags[2]!, real: '' };
-      if (await this.command(req)) return;
+      if (COMMANDS.get(req.cmd)?.framed) req.frame = { size: await reader.readFrameHeader(true), consumed: false };
+      const end = await this.command(req);
+      if (req.frame && !req.frame.consumed) {
+        // Refused before its data was used: the data still has to leave the stream.
+        for await (const chunk of reader.readFramePayload(Math.max(0, req.frame.size))) void chunk;
+      }
+      if (end) return;
     }
   }
 
@@ -218,7 +226,7 @@ export class Session {
     // From the change on the disk until its row is committed, hold the db's write
     // lock: a local check never sees the new file beside the old row. PATCH takes
     // it only when the received content is put in place (not over the transfer).
-    if (spec.update && req.cmd !== 'patch') this.enterCritical();
+    if (spec.update && req.cmd !== 'patch' && req.cmd !== 'xpatch') this.enterCritical();
     let outcome: Outcome;
     try {
       if (spec.unlink) req.removedBefore = removeBefore(req.real, spec.unlink);

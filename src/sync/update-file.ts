@@ -13,7 +13,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, fileType, genChecktxt, mtimeSeconds, readLinkTarget } from '../fs/checktxt.js';
 import { type ErrorCounter, type PeerLink, type Status, isOkStatus } from '../net/client.js';
 import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
-import { ReplyCode } from '../protocol/replies.js';
+import { ReplyCode, XPATCH_COMMAND } from '../protocol/replies.js';
 import { urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
 import { atol, autoDecision, measuredTestCommand, measuredTestName, measuredTestWon, winsAsMaster } from './conflict.js';
@@ -21,7 +21,7 @@ import type { RunContext } from './context.js';
 import { JobOut } from './update-jobout.js';
 import type { CommandPipe, JobIo } from './update-pipe.js';
 import { lstatName } from './update-pure.js';
-import { rsCheck, rsDelta } from './update-rsync.js';
+import { rsCheck, rsDelta, sendLiteralDelta } from './update-rsync.js';
 
 const STAYS_DIRTY = 'File stays in dirty state. Try again later...';
 /** Prefix of our extra line naming the peer's error reply (tests comparing with csync2 drop it). */
@@ -39,7 +39,12 @@ export interface JobSession {
   readonly pipe: CommandPipe;
   /** A directory's SETIME, sent once the pass is over (its contents changed its mtime on the peer). */
   deferSetime(entry: DeferredSetime): void;
+  /** The peer takes XPATCH (our daemon; replies.ts). */
+  readonly xpatch: Promise<boolean>;
 }
+
+/** A regular file up to this size goes by XPATCH even when the peer has a version (literals cost little). */
+const XPATCH_SMALL = 16 * 1024;
 
 export interface DeferredSetime {
   file: BStr;
@@ -146,6 +151,8 @@ export class FileJob implements JobIo {
     }
     let force = this.forced;
     let autoResolveRun = false;
+    /** The last SIG found no file on the peer. */
+    let peerMissing = false;
     let haveTurn = false;
     const turn = async (): Promise<boolean> => {
       if (haveTurn) return true;
@@ -174,6 +181,7 @@ export class FileJob implements JobIo {
         const r = await this.request(`FLUSH ${urlEncode(key)} ${urlEncode(file)}`);
         this.result = r.code;
         if (!isOkStatus(r)) return this.gotError(autoResolveRun);
+        peerMissing = false;
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, st);
@@ -192,6 +200,7 @@ export class FileJob implements JobIo {
           if (this.result === ReplyCode.PARENT_MISSING) this.gate.parentMissing(this);
           return;
         }
+        peerMissing = sig.peerMissing === true;
         if (!sig.differs) {
           this.out.debug(1, 'File is already up to date on peer.');
           if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
@@ -206,10 +215,12 @@ export class FileJob implements JobIo {
       // Create or patch.
       let first: Status;
       if (type === S_IFREG) {
-        const p = await this.patch(key);
+        const p = (peerMissing || st.size <= XPATCH_SMALL) && (await s.xpatch)
+          ? await this.xpatchNow(key)
+          : await this.patch(key);
         // Nothing after a regular file depends on it: later jobs may go on.
         this.ticket.release();
-        first = p.first;
+        first = await p.first;
         if (isOkStatus(first)) {
           const fin = await p.final!;
           this.result = fin.code;
@@ -341,12 +352,29 @@ export class FileJob implements JobIo {
       }
       const end = await this.readStatus();
       if (!isOkStatus(end)) return { ok: false, differs, status: end };
-      return { ok: true, differs, status: end };
+      const peerMissing = status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND;
+      return { ok: true, differs, status: end, peerMissing };
+    });
+  }
+
+  /**
+   * XPATCH: the command and the whole file as literals written at once (no
+   * signature to wait for); its one reply stands for PATCH's first and final.
+   */
+  private xpatchNow(key: BStr): Promise<PatchExchange> {
+    const { s, file } = this;
+    return s.pipe.exclusive(this, async (w) => {
+      w.line(`${XPATCH_COMMAND} ${urlEncode(key)} ${urlEncode(file)}`);
+      s.pipe.tapWrites(this);
+      const d = await sendLiteralDelta(s.link, this.out, s.cfg, file);
+      this.sent += d.sent;
+      const reply = w.expect(() => this.readStatus());
+      return { first: reply, deltaOk: d.ok, final: reply };
     });
   }
 
   /** PATCH: the reply, the peer's signature and our delta with the writer held; the final reply later. */
-  private patch(key: BStr): Promise<{ first: Status; deltaOk: boolean; final: Promise<Status> | null }> {
+  private patch(key: BStr): Promise<PatchExchange> {
     const { s, file } = this;
     return s.pipe.exclusive(this, async (w) => {
       w.line(`PATCH ${urlEncode(key)} ${urlEncode(file)}`);
@@ -436,6 +464,8 @@ export class FileJob implements JobIo {
     }
     let force = this.forced;
     let autoResolveRun = false;
+    /** The last SIG found no file on the peer. */
+    let peerMissing = false;
     let haveTurn = false;
     const turn = async (): Promise<boolean> => {
       if (haveTurn) return true;
@@ -452,6 +482,7 @@ export class FileJob implements JobIo {
         }
         const r = await this.request(`FLUSH ${urlEncode(key)} ${urlEncode(file)}`);
         if (!isOkStatus(r)) return this.gotError(autoResolveRun);
+        peerMissing = false;
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, null);
@@ -464,6 +495,7 @@ export class FileJob implements JobIo {
         if (!(await turn())) return;
         if (sig.gone) this.errors.value--; // "Parent dir missing." is no error here
         if (!sig.ok) return this.gotError(autoResolveRun);
+        peerMissing = sig.peerMissing === true;
         if (!sig.differs) {
           this.out.debug(1, 'File is already up to date on peer.');
           if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
@@ -500,10 +532,19 @@ export class FileJob implements JobIo {
   }
 }
 
+/** A PATCH or XPATCH in flight: its first reply, whether our delta went out, and its final reply. */
+interface PatchExchange {
+  first: Status | Promise<Status>;
+  deltaOk: boolean;
+  final: Promise<Status> | null;
+}
+
 interface SigResult {
   ok: boolean;
   differs: boolean;
   status: Status;
+  /** The peer has no file there (`OK (path_not_found).` / `OK (not_found).`). */
+  peerMissing?: boolean;
   /** A removal whose parent directory is missing on the peer: already gone. */
   gone?: boolean;
 }

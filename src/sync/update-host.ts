@@ -12,6 +12,7 @@
 import type { Config } from '../config/model.js';
 import { connectToHost, connectionFailedMessage, isOkStatus, type ErrorCounter, type HostConnectOptions, type PeerLink } from '../net/client.js';
 import { urlEncode } from '../protocol/urlencode.js';
+import { FEATURES_COMMAND, FEATURE_XPATCH, ReplyCode } from '../protocol/replies.js';
 import type { DirtyRow } from '../db/store.js';
 import type { BStr } from '../util/bytes.js';
 import { log } from '../util/log.js';
@@ -25,6 +26,8 @@ import type { PeerProgress } from './progress.js';
 
 /** File jobs in flight on one connection (SIGs asked ahead of the current file). */
 const WINDOW = 64;
+/** Fewer dirty rows than this for a peer: the feature question would cost more than it saves. */
+const XPATCH_MIN_ROWS = 4;
 
 export interface HostUpdateOptions {
   ctx: RunContext;
@@ -66,6 +69,7 @@ class HostSession {
   private currentName: BStr | null = null;
   private missingParentDir: BStr | null = null;
   private readonly deferred = new Map<BStr, DeferredSetime>();
+  xpatch: Promise<boolean> = Promise.resolve(false);
 
   constructor(private readonly o: HostUpdateOptions) {
     this.ctx = o.ctx;
@@ -101,6 +105,7 @@ class HostSession {
     }
     this.link = link;
     this.pipe = new CommandPipe(link);
+    this.xpatch = this.askFeatures(rows);
     const saved = o.errors.value;
     try {
       for (;;) {
@@ -115,6 +120,25 @@ class HostSession {
       link.conn.destroy();
       throw err;
     }
+  }
+
+  /**
+   * Beyond csync2 (replies.ts): does the peer take XPATCH? Asked only when enough
+   * is to be sent for it to pay, never in a dry run, and not at -vvv (whose wire
+   * dump shows csync2's own conversation). A real daemon answers
+   * `Unknown command!`, which is not counted as an error.
+   */
+  private askFeatures(rows: DirtyRow[]): Promise<boolean> {
+    if (this.dryRun || log.enabled(3) || process.env.CSYNC2_TS_NO_EXTENSIONS) return Promise.resolve(false);
+    if (rows.filter((r) => !r.forced).length < XPATCH_MIN_ROWS) return Promise.resolve(false);
+    const node = this.o.out.child();
+    const quiet = { debug(): void {} };
+    return this.pipe.request({ out: node, errors: { value: 0 } }, FEATURES_COMMAND, async () => {
+      const st = await this.link.readStatus(null, quiet, { value: 0 });
+      // End of file: the first file's read meets it again and counts it, as csync2 would.
+      if (st.code === ReplyCode.CONN_CLOSED) this.link.closed = false;
+      return isOkStatus(st) && st.line.split(/[ ()]+/).includes(FEATURE_XPATCH);
+    }).finally(() => node.close());
   }
 
   /** One walk over the rows; true = a parent directory was missing and the walk starts over. */

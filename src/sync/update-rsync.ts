@@ -231,16 +231,9 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
   }
 
   out.debug(3, 'Opening new_file and delta_file..');
-  let fd: number;
-  let fileSize: number;
-  try {
-    fd = openSync(fsPath(prefixSubst(cfg, file)), FS.O_RDONLY);
-    fileSize = fstatSync(fd).size;
-  } catch (err) {
-    out.debug(0, `I/O Error '${strerror(err)}' while opening data file for reading in rsync-delta: ${file}`);
-    await writer.sendFrameError();
-    return { ok: false, sent: 0 };
-  }
+  const data = await openDataFile(link, out, cfg, file);
+  if (data === null) return { ok: false, sent: 0 };
+  const { fd, size: fileSize } = data;
   try {
     out.debug(3, 'Running rs_build_hash_table() from librsync..');
     out.debug(3, 'Running rs_delta_file() from librsync..');
@@ -273,6 +266,62 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
     } finally {
       spool.dispose();
     }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The local file a delta is made of; null = it cannot be read (said, and `octet-stream -1` sent instead). */
+async function openDataFile(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr): Promise<{ fd: number; size: number } | null> {
+  let fd = -1;
+  try {
+    fd = openSync(fsPath(prefixSubst(cfg, file)), FS.O_RDONLY);
+    return { fd, size: fstatSync(fd).size };
+  } catch (err) {
+    if (fd >= 0) closeSync(fd);
+    out.debug(0, `I/O Error '${strerror(err)}' while opening data file for reading in rsync-delta: ${file}`);
+    await link.conn.writer.sendFrameError();
+    return null;
+  }
+}
+
+/**
+ * The delta of an XPATCH (replies.ts): the whole local file as literals, which
+ * needs no signature of the peer's file. Written as one frame by the caller
+ * holding the writer; an unreadable file sends `octet-stream -1` (the peer
+ * then answers with an error line, as for PATCH).
+ */
+export async function sendLiteralDelta(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr): Promise<DeltaResult> {
+  const writer = link.conn.writer;
+  out.debug(3, `Csync2 / Librsync: csync_rs_delta('${file}') without a signature (XPATCH)`);
+  const data = await openDataFile(link, out, cfg, file);
+  if (data === null) return { ok: false, sent: 0 };
+  const { fd, size: fileSize } = data;
+  try {
+    if (fileSize > SYNC_READ_MAX) {
+      const total = fileSize + 14;
+      await writer.sendFrameFrom(literalDelta(fd, fileSize), total);
+      return { ok: true, sent: total };
+    }
+    if (fileSize === 0) {
+      // An empty file: magic and END (librsync has no literal of length 0).
+      const empty = Buffer.alloc(5);
+      empty.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
+      await writer.sendFrame(empty);
+      return { ok: true, sent: empty.length };
+    }
+    // Small: one buffer, magic + LITERAL_N8 + bytes + END (a file that changed size is cut or padded).
+    const frame = Buffer.alloc(fileSize + 14);
+    frame.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
+    frame[4] = 0x44;
+    frame.writeBigUInt64BE(BigInt(fileSize), 5);
+    for (let got = 0; got < fileSize;) {
+      const n = readSync(fd, frame, 13 + got, fileSize - got, got);
+      if (n <= 0) break;
+      got += n;
+    }
+    await writer.sendFrame(frame);
+    return { ok: true, sent: frame.length };
   } finally {
     closeSync(fd);
   }

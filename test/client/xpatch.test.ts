@@ -1,0 +1,120 @@
+/**
+ * XPATCH (src/protocol/replies.ts) from our client: asked for with XFEATURES,
+ * used with our daemon, never with a real one (which answers `Unknown command!`,
+ * not counted as an error), never at -vvv. With it or without it
+ * (CSYNC2_TS_NO_EXTENSIONS=1) a push has the same outcome: messages, exit code,
+ * trees, databases, conflicts.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createCluster, diffTrees, syncOnce, type Cluster, type Impl, type SyncResult, type TestHost } from '../helpers/index.js';
+
+const T0 = 1_700_000_000;
+
+interface Outcome {
+  /** Client stderr lines of both pushes, host names, port and certificate normalized. */
+  firstLines: string[];
+  conflictLines: string[];
+  first: SyncResult;
+  conflict: SyncResult;
+  daemonLog: string;
+  tree: ReturnType<typeof diffTrees>;
+  clientDirty: string[][];
+  serverFiles: string[][];
+}
+
+/** Seven files (new, big, empty, nested), a push; then one changed on both sides, the others on the client. */
+async function scenario(cluster: Cluster, serverImpl: Impl, env: Record<string, string | undefined>): Promise<Outcome> {
+  const [client, server] = cluster.hosts as [TestHost, TestHost];
+  const files: [string, Buffer][] = [
+    ['a.txt', Buffer.from('alpha\n')],
+    ['empty.txt', Buffer.alloc(0)],
+    ['d/e/nested.txt', Buffer.from('nested\n')],
+    ['big.bin', Buffer.alloc(300_000, 0x5a)],
+    ['mid.bin', Buffer.alloc(20_000, 0x33)],
+    ['sp ace%.txt', Buffer.from('odd name\n')],
+    ['z.txt', Buffer.from('zulu\n')],
+  ];
+  for (const [rel, content] of files) {
+    await client.write(rel, content, 0o640);
+    await client.setMtime(rel, T0);
+  }
+  assert.equal((await client.run(['-cr', '/'])).code, 0);
+  const first = await syncOnce(client, server, ['-uv'], { serverImpl, daemonVerbose: 3, env });
+
+  await client.write('a.txt', 'alpha changed on the client\n');
+  await server.write('a.txt', 'alpha changed on the server\n');
+  await client.write('mid.bin', Buffer.alloc(20_000, 0x34));
+  await client.write('z.txt', 'zulu 2\n');
+  for (const rel of ['a.txt', 'mid.bin', 'z.txt']) await client.setMtime(rel, T0 + 5);
+  await server.setMtime('a.txt', T0 + 7);
+  assert.equal((await client.run(['-cr', '/'])).code, 0);
+  const conflict = await syncOnce(client, server, ['-uv'], { serverImpl, daemonVerbose: 3, env });
+  const norm = (b: Buffer): string[] => lines(b).map((l) => l
+    .replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER')
+    .replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)').replace(/[0-9A-F]{200,}/, 'CERT'));
+  return {
+    firstLines: norm(first.client.stderr), conflictLines: norm(conflict.client.stderr),
+    first, conflict,
+    daemonLog: first.server.stderr.toString('latin1') + conflict.server.stderr.toString('latin1'),
+    tree: diffTrees(await client.treeSnapshot(), await server.treeSnapshot()),
+    clientDirty: (await client.dump('dirty')).map((r) => r.map((v) => v.replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER'))),
+    serverFiles: await server.dump('file'),
+  };
+}
+
+function lines(b: Buffer): string[] {
+  return b.toString('latin1').split('\n').filter((l) => l !== '');
+}
+
+describe('XPATCH from our client', () => {
+  const clusters: Cluster[] = [];
+  after(() => Promise.all(clusters.map((c) => c.cleanup())));
+
+  async function run(serverImpl: Impl, env: Record<string, string | undefined> = {}): Promise<Outcome> {
+    const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: serverImpl }] });
+    clusters.push(c);
+    return scenario(c, serverImpl, env);
+  }
+
+  it('with our daemon: used, and the outcome equals a push without it', async () => {
+    const [withIt, without] = await Promise.all([run('ours'), run('ours', { CSYNC2_TS_NO_EXTENSIONS: '1' })]);
+    assert.match(withIt.daemonLog, /XPATCH/, 'the daemon saw XPATCH');
+    assert.doesNotMatch(without.daemonLog, /XPATCH|XFEATURES/, 'nothing of it when turned off');
+    assert.equal(withIt.first.client.code, 0, withIt.first.text);
+    assert.deepEqual(withIt.firstLines, without.firstLines);
+    // The conflict: a.txt stays dirty, one error; the other two arrive.
+    assert.equal(withIt.conflict.client.code, without.conflict.client.code, withIt.conflict.text);
+    assert.notEqual(withIt.conflict.client.code, 0);
+    assert.deepEqual(withIt.conflictLines, without.conflictLines);
+    assert.match(withIt.conflict.client.stderr.toString(), /File stays in dirty state/);
+    assert.deepEqual(withIt.tree, without.tree);
+    assert.deepEqual([...new Set(withIt.tree.map((d) => d.slice(0, d.indexOf(':'))))], ['"a.txt"'], 'only the conflicting file differs');
+    assert.deepEqual(withIt.clientDirty, without.clientDirty);
+    assert.deepEqual(withIt.serverFiles.map((r) => r[0]), without.serverFiles.map((r) => r[0]));
+  });
+
+  it('with a real daemon: asked, refused without an error, and the push is the plain one', async () => {
+    const [withIt, without] = await Promise.all([run('real'), run('real', { CSYNC2_TS_NO_EXTENSIONS: '1' })]);
+    assert.equal(withIt.first.client.code, 0, withIt.first.text);
+    assert.match(withIt.daemonLog, /XFEATURES/, 'the real daemon was asked');
+    assert.doesNotMatch(withIt.daemonLog, /XPATCH/);
+    assert.doesNotMatch(withIt.first.client.stderr.toString(), /Unknown command|Finished with [1-9]/);
+    assert.deepEqual(withIt.firstLines, without.firstLines);
+    assert.deepEqual(withIt.conflictLines, without.conflictLines);
+    assert.equal(withIt.conflict.client.code, without.conflict.client.code);
+    assert.deepEqual(withIt.tree, without.tree);
+  });
+
+  it('at -vvv the wire dump is csync2\'s conversation: no XFEATURES asked', async () => {
+    const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
+    clusters.push(c);
+    const [client, server] = c.hosts as [TestHost, TestHost];
+    for (let i = 0; i < 6; i++) await client.write(`f${i}.txt`, `file ${i}\n`);
+    assert.equal((await client.run(['-cr', '/'])).code, 0);
+    const r = await syncOnce(client, server, ['-uvvv']);
+    assert.equal(r.client.code, 0, r.text);
+    assert.doesNotMatch(r.client.stderr.toString('latin1'), /XFEATURES|XPATCH/);
+    assert.match(r.client.stderr.toString('latin1'), /PATCH/);
+  });
+});
