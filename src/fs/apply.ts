@@ -80,15 +80,18 @@ export class PendingWrite {
     this.durable.catch(() => undefined); // the error comes out of commit()
   }
 
-  /** Make the new content durable and put it in place (sealing it first if that was not done). */
-  async commit(): Promise<void> {
+  /**
+   * Make the new content durable and put it in place (sealing it first if that was not done).
+   * `beforeReplace` replaces the options' hook for this call.
+   */
+  async commit(beforeReplace = this.opts.beforeReplace): Promise<void> {
     if (this.done) throw new Error('PendingWrite already finished');
     try {
       this.seal();
       await this.durable;
       closeSync(this.temp.fd);
       this.temp.fd = -1;
-      this.opts.beforeReplace?.();
+      beforeReplace?.();
       await this.putInPlace();
       this.done = true;
     } catch (err) {

@@ -6,7 +6,7 @@
  * row update), and a file's SETOWN, SETMOD and SETIME come in one burst: dozens
  * of identical lstat() calls per file. While the daemon enables this cache, the
  * answers are reused until the daemon changes a directory entry itself
- * (forgetDirStats() after MKDIR, DEL, MKLINK, ...), and for at most
+ * (forgetDirStats(path) after MKDIR, DEL, MKLINK, ... of that path), and for at most
  * MAX_AGE_MS: a window like the race that already lies between any check and
  * the use of a path.
  *
@@ -27,9 +27,16 @@ export function enableDirStatCache(on: boolean): void {
   cache.clear();
 }
 
-/** Forget every remembered answer (a directory entry may have changed). */
-export function forgetDirStats(): void {
-  cache.clear();
+/**
+ * Forget what is remembered of `real` and below it: the daemon changed that
+ * entry (created, replaced or removed it). The directories above it are the
+ * same as before.
+ */
+export function forgetDirStats(real: BStr): void {
+  if (cache.size === 0) return;
+  cache.delete(real);
+  const below = real.endsWith('/') ? real : real + '/';
+  for (const k of cache.keys()) if (k.startsWith(below)) cache.delete(k);
 }
 
 function lstatOrNull(real: BStr): Stats | null {

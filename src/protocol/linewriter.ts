@@ -33,11 +33,17 @@ const HOLD_MAX = 256 * 1024;
 /** holdPerTurn(): pieces at least this big are not held. */
 const PER_TURN_DIRECT = 16 * 1024;
 
+/** A place in the held output for a reply not known yet (reserve(), fill()). */
+export interface ReplySlot {
+  data: Uint8Array | null;
+}
+
 export class LineWriter {
   private failure: Error | null = null;
-  /** hold(): output collected here until flushHeld(). */
-  private held: Uint8Array[] | null = null;
+  /** hold(): output collected here until flushHeld(); reserved slots keep what follows them back. */
+  private held: (Uint8Array | ReplySlot)[] | null = null;
   private heldBytes = 0;
+  private unfilled = 0;
   /** Called when held output passes HOLD_MAX; the owner may flushHeld() (or keep holding). */
   onHoldFull: (() => void) | null = null;
   private corked = 0;
@@ -86,18 +92,56 @@ export class LineWriter {
     this.held ??= [];
   }
 
-  /** Write what hold() collected, in one write; holding goes on. */
+  /**
+   * Reserve the place of a reply that is decided later (the daemon answers a
+   * command whose work is still running while it reads the next ones): what is
+   * written after it stays held until fill(). Needs hold().
+   */
+  reserve(): ReplySlot {
+    if (this.held === null) throw new Error('LineWriter.reserve() without hold()');
+    const slot: ReplySlot = { data: null };
+    this.held.push(slot);
+    this.unfilled++;
+    return slot;
+  }
+
+  /** The reserved reply is `text` (a line); it leaves with the next flushHeld(). */
+  fill(slot: ReplySlot, text: BStr): void {
+    if (slot.data !== null) return;
+    const buf = Buffer.from(text + '\n', 'latin1');
+    this.tap?.('Local', buf);
+    slot.data = buf;
+    this.unfilled--;
+    this.heldBytes += buf.length;
+  }
+
+  /** Write what hold() collected, in one write, up to the first reply slot not filled yet; holding goes on. */
   flushHeld(): void {
     const h = this.held;
     if (h === null || h.length === 0) return;
-    this.held = [];
+    let n = h.length;
+    if (this.unfilled > 0) {
+      n = h.findIndex((x) => !(x instanceof Uint8Array) && x.data === null);
+      if (n === 0) return;
+    }
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const x = h[i]!;
+      out.push(x instanceof Uint8Array ? x : x.data!);
+    }
+    this.held = n === h.length ? [] : h.slice(n);
     this.heldBytes = 0;
+    for (const x of this.held) this.heldBytes += x instanceof Uint8Array ? x.length : (x.data?.length ?? 0);
     if (this.failed) return;
-    this.dst.write(h.length === 1 ? h[0]! : Buffer.concat(h));
+    this.dst.write(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
-  /** Stop holding (what is held is written). */
+  /** Stop holding (what is held is written; a slot never filled is left out). */
   unhold(): void {
+    if (this.held !== null && this.unfilled > 0) {
+      this.held = this.held.filter((x) => x instanceof Uint8Array || x.data !== null);
+      this.unfilled = 0;
+    }
     this.flushHeld();
     this.held = null;
     this.perTurn = false;
@@ -127,7 +171,7 @@ export class LineWriter {
   private put(buf: Uint8Array, reused = false): boolean {
     const h = this.held;
     if (h === null) return this.dst.write(buf);
-    if (this.perTurn) {
+    if (this.perTurn && this.unfilled === 0) {
       if (buf.length >= PER_TURN_DIRECT) {
         this.flushHeld();
         return this.dst.write(buf);

@@ -23,6 +23,7 @@ import { ProtocolError, RsyncError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { fromBuf, fsPath, type BStr } from '../util/bytes.js';
 import { hasImpureDirectory, lstatOrNull } from './bookkeeping.js';
+import { lstatDir } from '../fs/dirstat.js';
 import { isSymlink } from './confine.js';
 import { makeNode, type NodeKind } from './special.js';
 import type { Outcome, Request, Session } from './session.js';
@@ -47,16 +48,19 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
   const { conn } = s;
   let st;
   try {
-    st = lstatSync(fsPath(r.real));
+    // Missing (most SIGs of a first push) without the cost of an exception.
+    st = lstatSync(fsPath(r.real), { throwIfNoEntry: false });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return fail(err);
+    return fail(err);
+  }
+  if (st === undefined) {
     let parentReal: BStr | null;
     try {
       parentReal = prefixSubst(s.ctx.cfg, parentName(r.name));
     } catch {
       parentReal = null;
     }
-    if (!parentReal || lstatOrNull(parentReal) === null) return { error: ERR_PARENT_MISSING };
+    if (!parentReal || lstatDir(parentReal) === null) return { error: ERR_PARENT_MISSING };
     await conn.writer.sendText(`${OK_PATH_NOT_FOUND}\n${MISSING_CHECKTXT}\noctet-stream 0\n`);
     return null;
   }

@@ -28,6 +28,11 @@ function isBelow(path: BStr, dir: BStr): boolean {
   return path.length > dir.length && path.startsWith(dir) && path.charCodeAt(dir.length) === 0x2f;
 }
 
+/** The same path, or one lies below the other. */
+export function isRelatedPath(a: BStr, b: BStr): boolean {
+  return a === b || isBelow(a, b) || isBelow(b, a);
+}
+
 export class PendingFiles {
   private readonly byReal = new Map<BStr, PendingFile>();
 
@@ -51,7 +56,7 @@ export class PendingFiles {
   related(real: BStr): PendingFile[] {
     const out: PendingFile[] = [];
     for (const p of this.byReal.values()) {
-      if (p.real === real || isBelow(p.real, real) || isBelow(real, p.real)) out.push(p);
+      if (isRelatedPath(p.real, real)) out.push(p);
     }
     return out;
   }

@@ -34,7 +34,7 @@ import { COMMANDS, type CommandSpec } from './commands.js';
 import { openSessionContext, validConfigName } from './context.js';
 import { resolveName, symlinkedDirectory } from './confine.js';
 import { fileUpdated, lstatOrNull } from './bookkeeping.js';
-import { PENDING_MAX, PendingFiles, type PendingFile } from './pending.js';
+import { PENDING_MAX, PendingFiles, isRelatedPath, type PendingFile } from './pending.js';
 import { forgetDirStats } from '../fs/dirstat.js';
 import type { PendingWrite } from '../fs/apply.js';
 import { strerror } from '../util/errors.js';
@@ -100,6 +100,8 @@ export class Session {
   failed = false;
   /** Received files not yet in place. */
   private readonly pending = new PendingFiles();
+  /** Received files going in place after their SETIME (its reply waits in a reserved slot), by real path. */
+  private readonly finishing = new Map<BStr, Promise<void>>();
 
   constructor(readonly conn: Connection, so: SessionOptions) {
     this.opts = so.opts;
@@ -205,7 +207,7 @@ export class Session {
       await this.conn.sendLine(pleaseIdentify(this.conn.peerIp));
       return false;
     }
-    if (this.pending.size > 0 && !spec.perm) await this.finalizeAll();
+    if ((this.pending.size > 0 || this.finishing.size > 0) && !spec.perm) await this.finalizeAll();
     const refusal = spec.perm ? this.checkAccess(spec, req) : null;
     if (refusal !== null) {
       await this.conn.sendLine(refusal);
@@ -215,6 +217,9 @@ export class Session {
     if (this.pending.size > 0 && spec.perm) {
       held = ATTRIBUTE_COMMANDS.has(req.cmd) ? this.pending.get(req.real) : undefined;
       for (const p of this.pending.related(req.real)) if (p !== held) await this.finalize(p);
+    }
+    if (this.finishing.size > 0 && spec.perm) {
+      for (const [real, done] of this.finishing) if (isRelatedPath(real, req.real)) await done;
     }
     if (spec.dirty) await this.ctx.store.noCritical();
     if (spec.dirty && this.dirtyHere(req)) {
@@ -242,8 +247,8 @@ export class Session {
     } finally {
       this.leaveCritical();
     }
-    // Directory entries may have changed: no remembered lstat() of them stays.
-    if (spec.update === 1) forgetDirStats();
+    // The entry at the path may have changed: no remembered lstat() of it stays.
+    if (spec.update === 1) forgetDirStats(req.real);
     if (this.pending.size > PENDING_MAX) await this.finalize(this.pending.oldest()!);
     if (!outcome?.noReply) {
       await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
@@ -262,8 +267,18 @@ export class Session {
     if (outcome === null) {
       if (spec.dirty) p.checked = true;
       if (req.cmd === 'setime') {
-        const failure = await this.finalize(p);
-        if (failure !== null) outcome = { error: failure };
+        // The client's last command for the file: it goes in place once its fsync is
+        // done, and its reply waits in a reserved slot, while the next commands are read.
+        const { writer } = this.conn;
+        const slot = writer.reserve();
+        const done = this.finalize(p).then((failure) => failure ?? OK_CMD_FINISHED, (err: unknown) => strerror(err))
+          .then((reply) => {
+            writer.fill(slot, reply);
+            this.finishing.delete(p.real);
+            this.releaseSoon();
+          });
+        this.finishing.set(p.real, done);
+        return false;
       }
     }
     await this.conn.sendLine(outcome?.error ?? OK_CMD_FINISHED);
@@ -286,14 +301,22 @@ export class Session {
         return ERR_ALSO_DIRTY;
       }
     }
+    // Its own hold on the db lock (from the rename until the row is written): it may run
+    // while the session serves another command.
+    const { store } = this.ctx;
+    let locked = false;
     try {
-      await p.write.commit(); // enters the critical section right before the rename
+      await p.write.commit(() => {
+        store.enterCritical();
+        locked = true;
+      });
+      forgetDirStats(p.real);
       fileUpdated(this.ctx, p.name, this.peer!);
     } catch (err) {
       log.debug(0, `I/O Error '${strerror(err)}' in rsync-patch: ${p.real}`);
       return strerror(err);
     } finally {
-      this.leaveCritical();
+      if (locked) store.leaveCritical(false);
     }
     return null;
   }
@@ -306,6 +329,14 @@ export class Session {
 
   private async finalizeAll(): Promise<void> {
     for (const p of this.pending.all()) await this.finalize(p);
+    while (this.finishing.size > 0) await Promise.all(this.finishing.values());
+  }
+
+  /** Send what a finished SETIME released, once its change is committed. */
+  private releaseSoon(): void {
+    if (this.lease === null) return; // the session has ended: its last release was done
+    const waited = this.releaseWhenCommitted();
+    if (waited) void waited.then(() => this.releaseSoon());
   }
 
   /**
