@@ -76,6 +76,20 @@ export class Matcher {
     return g.active && (!this.compareMode || g.hasActivePeers);
   }
 
+  /** Where `Match` lines go (a pipelined client's job collects its own, to print them in csync2's order). */
+  private debugOut: { debug(level: number, text: string): void } = log;
+
+  /** Run `fn` with this matcher's `Match` lines going to `out`. */
+  withDebugOut<T>(out: { debug(level: number, text: string): void }, fn: () => T): T {
+    const before = this.debugOut;
+    this.debugOut = out;
+    try {
+      return fn();
+    } finally {
+      this.debugOut = before;
+    }
+  }
+
   /** The include/exclude decision of one group for a file. */
   private matchesPatterns(cg: CompiledGroup, file: BStr, base: BStr): boolean {
     let pathResult = false;
@@ -91,7 +105,7 @@ export class Matcher {
         hit = p.test(base);
         if (hit) baseResult = p.include;
       }
-      if (hit && debug) log.debug(2, `Match (${p.include ? '+' : '-'}): ${p.pattern} on ${file}`);
+      if (hit && debug) this.debugOut.debug(2, `Match (${p.include ? '+' : '-'}): ${p.pattern} on ${file}`);
     }
     return pathResult && baseResult;
   }

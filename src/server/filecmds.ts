@@ -6,7 +6,7 @@ import {
   chmodSync, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, mkdirSync, realpathSync, rmdirSync,
   symlinkSync, unlinkSync, utimesSync,
 } from 'node:fs';
-import { statSync } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { prefixEncode, prefixSubst } from '../config/prefix.js';
 import { atoi } from '../config/builder.js';
@@ -23,6 +23,7 @@ import { ProtocolError, RsyncError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { fromBuf, fsPath, type BStr } from '../util/bytes.js';
 import { hasImpureDirectory, lstatOrNull } from './bookkeeping.js';
+import { ERR_BASIS_CHANGED, signatureDigest } from '../protocol/xpatch.js';
 import { lstatDir } from '../fs/dirstat.js';
 import { isSymlink } from './confine.js';
 import { makeNode, type NodeKind } from './special.js';
@@ -74,12 +75,20 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
     return null;
   }
   await conn.writer.sendText(head);
-  await sendSignature(s, r.real);
+  const sent = await sendSignature(s, r.real);
+  // Beyond csync2: remembered for an XPATCH made against it (xpatch()).
+  const after = sent === null ? null : lstatOrNull(r.real);
+  if (after !== null && sameVersion(st, after)) s.rememberSignature(r.real, signatureDigest(sent!), after);
   return null;
 }
 
-/** csync_rs_sig(): the signature of the current file, the fixed empty one when it is missing. */
-async function sendSignature(s: Session, real: BStr, missing?: boolean): Promise<void> {
+/** The same file, unchanged (inode, size, modification and change times). */
+function sameVersion(a: Stats, b: Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** csync_rs_sig(): the signature of the current file, the fixed empty one when it is missing. Returns what was sent. */
+async function sendSignature(s: Session, real: BStr, missing?: boolean): Promise<Buffer | null> {
   let sigBytes: Buffer;
   try {
     // A new file (the common case of a first push) needs no thread-pool round trip to learn that.
@@ -91,10 +100,11 @@ async function sendSignature(s: Session, real: BStr, missing?: boolean): Promise
     } else {
       log.debug(0, `I/O Error '${strerror(err)}' in rsync-sig: ${real}`);
       await s.conn.writer.sendFrameError();
-      return;
+      return null;
     }
   }
   await s.conn.writer.sendFrame(sigBytes);
+  return sigBytes;
 }
 
 // ---- MARK / FLUSH ----------------------------------------------------------
@@ -203,10 +213,21 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
  */
 export async function xpatch(s: Session, r: Request): Promise<Outcome> {
   const frame = r.frame!;
+  // With a basis token (tag 3) the delta was made against the signature this
+  // session's SIG sent: the file must still be that version.
+  const token = r.tags[3]!;
+  if (token !== '') {
+    const seen = s.takeSignature(r.real);
+    const now = lstatOrNull(r.real);
+    if (seen === null || seen.digest !== token || now === null || !sameVersion(seen.stat, now)) {
+      log.debug(1, `${r.name} from ${s.peer}: not the version its SIG described; the XPATCH is refused.`);
+      return { error: ERR_BASIS_CHANGED, noUpdate: true };
+    }
+  }
   const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
   if (failure) return { error: failure.error };
   frame.consumed = true;
-  return receiveContent(s, r, frame.size, true);
+  return receiveContent(s, r, frame.size, token === '');
 }
 
 /** The delta frame's payload applied to the target, as csync2's PATCH ends. */

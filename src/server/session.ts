@@ -11,7 +11,7 @@
  * the session's changes are committed. All state lives in this object, so a
  * `-ii` process serves many sessions at once.
  */
-import { rmdirSync, unlinkSync } from 'node:fs';
+import { rmdirSync, unlinkSync, type Stats } from 'node:fs';
 import type { Options } from '../cli/options.js';
 import type { Connection } from '../net/connection.js';
 import { loadTlsCredentials } from '../net/tls.js';
@@ -76,6 +76,9 @@ export type Outcome = null | {
   pending?: PendingWrite;
 };
 
+/** Signatures remembered for XPATCH per session (a pipelining client has at most a window of SIGs ahead). */
+const SIGNATURES_KEPT = 1024;
+
 /** The commands that a pending file's temp file takes. */
 const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
 
@@ -102,6 +105,8 @@ export class Session {
   private readonly pending = new PendingFiles();
   /** Received files going in place after their SETIME (its reply waits in a reserved slot), by real path. */
   private readonly finishing = new Map<BStr, Promise<void>>();
+  /** Signatures SIG sent of regular files, by real path (the basis of an XPATCH; oldest dropped first). */
+  private readonly signatures = new Map<BStr, { digest: string; stat: Stats }>();
 
   constructor(readonly conn: Connection, so: SessionOptions) {
     this.opts = so.opts;
@@ -254,6 +259,18 @@ export class Session {
       await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
     }
     return outcome?.end === true;
+  }
+
+  rememberSignature(real: BStr, digest: string, stat: Stats): void {
+    this.signatures.delete(real);
+    this.signatures.set(real, { digest, stat });
+    if (this.signatures.size > SIGNATURES_KEPT) this.signatures.delete(this.signatures.keys().next().value!);
+  }
+
+  takeSignature(real: BStr): { digest: string; stat: Stats } | null {
+    const seen = this.signatures.get(real) ?? null;
+    this.signatures.delete(real);
+    return seen;
   }
 
   private addPending(req: Request, write: PendingWrite): void {

@@ -21,7 +21,8 @@ import type { RunContext } from './context.js';
 import { JobOut } from './update-jobout.js';
 import type { CommandPipe, JobIo } from './update-pipe.js';
 import { lstatName } from './update-pure.js';
-import { rsCheck, rsDelta, sendLiteralDelta } from './update-rsync.js';
+import { rsCheck, rsDelta, sendDeltaAgainst, sendLiteralDelta } from './update-rsync.js';
+import { signatureDigest } from '../protocol/xpatch.js';
 
 const STAYS_DIRTY = 'File stays in dirty state. Try again later...';
 /** Prefix of our extra line naming the peer's error reply (tests comparing with csync2 drop it). */
@@ -142,7 +143,7 @@ export class FileJob implements JobIo {
 
   private async runMod(): Promise<void> {
     const { s, file } = this;
-    const key = s.ctx.matcher.key(s.peer, file);
+    const key = s.ctx.matcher.withDebugOut(this.out, () => s.ctx.matcher.key(s.peer, file));
     if (key === null) {
       if (!(await this.takeTurn())) return;
       this.out.debug(2, `Skipping file update ${file} on ${s.peer} - not in my groups.`);
@@ -151,8 +152,9 @@ export class FileJob implements JobIo {
     }
     let force = this.forced;
     let autoResolveRun = false;
-    /** The last SIG found no file on the peer. */
+    /** The last SIG found no file on the peer, or brought the signature of its regular file. */
     let peerMissing = false;
+    let peerSig: Buffer | undefined;
     let haveTurn = false;
     const turn = async (): Promise<boolean> => {
       if (haveTurn) return true;
@@ -182,6 +184,7 @@ export class FileJob implements JobIo {
         this.result = r.code;
         if (!isOkStatus(r)) return this.gotError(autoResolveRun);
         peerMissing = false;
+        peerSig = undefined;
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, st);
@@ -201,6 +204,7 @@ export class FileJob implements JobIo {
           return;
         }
         peerMissing = sig.peerMissing === true;
+        peerSig = sig.peerSig;
         if (!sig.differs) {
           this.out.debug(1, 'File is already up to date on peer.');
           if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
@@ -215,9 +219,10 @@ export class FileJob implements JobIo {
       // Create or patch.
       let first: Status;
       if (type === S_IFREG) {
-        const p = (peerMissing || st.size <= XPATCH_SMALL) && (await s.xpatch)
-          ? await this.xpatchNow(key)
-          : await this.patch(key);
+        let p: PatchExchange;
+        if (!(await s.xpatch)) p = await this.patch(key);
+        else if (peerMissing || st.size <= XPATCH_SMALL || peerSig === undefined) p = await this.xpatchNow(key, null);
+        else p = await this.xpatchNow(key, peerSig);
         // Nothing after a regular file depends on it: later jobs may go on.
         this.ticket.release();
         first = await p.first;
@@ -344,7 +349,8 @@ export class FileJob implements JobIo {
           break;
         }
       }
-      const rs = await rsCheck(s.link, this.out, s.cfg, file, st !== null && fileType(st.mode) === S_IFREG);
+      const keep = { peerSig: null as Buffer | null };
+      const rs = await rsCheck(s.link, this.out, s.cfg, file, st !== null && fileType(st.mode) === S_IFREG, keep);
       if (rs < 0) return { ok: false, differs, status };
       if (rs > 0) {
         this.out.debug(2, 'File is different on peer (rsync sig).');
@@ -353,20 +359,27 @@ export class FileJob implements JobIo {
       const end = await this.readStatus();
       if (!isOkStatus(end)) return { ok: false, differs, status: end };
       const peerMissing = status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND;
-      return { ok: true, differs, status: end, peerMissing };
+      // A regular file's signature (the peer's checktxt says so) can be the basis of an XPATCH.
+      const peerSig = !peerMissing && peerTxt.includes(':type=reg:') ? keep.peerSig ?? undefined : undefined;
+      return { ok: true, differs, status: end, peerMissing, peerSig };
     });
   }
 
   /**
-   * XPATCH: the command and the whole file as literals written at once (no
-   * signature to wait for); its one reply stands for PATCH's first and final.
+   * XPATCH: the command and the delta written at once (no signature to wait
+   * for): the whole file as literals, or a delta against `basis`, the
+   * signature the SIG brought, named by its digest so the peer can tell that
+   * its file is still that one. Its one reply stands for PATCH's first and final.
    */
-  private xpatchNow(key: BStr): Promise<PatchExchange> {
+  private xpatchNow(key: BStr, basis: Buffer | null): Promise<PatchExchange> {
     const { s, file } = this;
     return s.pipe.exclusive(this, async (w) => {
-      w.line(`${XPATCH_COMMAND} ${urlEncode(key)} ${urlEncode(file)}`);
+      const line = `${XPATCH_COMMAND} ${urlEncode(key)} ${urlEncode(file)}`;
+      w.line(basis === null ? line : `${line} ${signatureDigest(basis)}`);
       s.pipe.tapWrites(this);
-      const d = await sendLiteralDelta(s.link, this.out, s.cfg, file);
+      const d = basis === null
+        ? await sendLiteralDelta(s.link, this.out, s.cfg, file)
+        : await sendDeltaAgainst(s.link, this.out, s.cfg, file, basis);
       this.sent += d.sent;
       const reply = w.expect(() => this.readStatus());
       return { first: reply, deltaOk: d.ok, final: reply };
@@ -397,12 +410,13 @@ export class FileJob implements JobIo {
    */
   private autoResolveHere(): boolean | 'younger' | 'older' | 'bigger' | 'smaller' {
     const { s, file } = this;
-    if (winsAsMaster(s.ctx.matcher, s.peer, file)) {
-      this.out.debug(0, "Auto-resolving conflict: Won 'master/slave' test.");
-      return true;
-    }
-    const m = autoDecision(s.ctx.matcher, s.peer, file);
+    // Their `Match` lines belong to this job's output.
+    const m = s.ctx.matcher.withDebugOut(this.out, () =>
+      (winsAsMaster(s.ctx.matcher, s.peer, file) ? 'master' : autoDecision(s.ctx.matcher, s.peer, file)));
     switch (m) {
+      case 'master':
+        this.out.debug(0, "Auto-resolving conflict: Won 'master/slave' test.");
+        return true;
       case 'none': return false;
       case 'first':
         this.out.debug(0, "Auto-resolving conflict: Won 'first' test.");
@@ -456,7 +470,7 @@ export class FileJob implements JobIo {
 
   private async runDel(): Promise<void> {
     const { s, file } = this;
-    const key = s.ctx.matcher.key(s.peer, file);
+    const key = s.ctx.matcher.withDebugOut(this.out, () => s.ctx.matcher.key(s.peer, file));
     if (key === null) {
       if (!(await this.takeTurn())) return;
       this.out.debug(2, `Skipping deletion ${file} on ${s.peer} - not in my groups.`);
@@ -464,8 +478,6 @@ export class FileJob implements JobIo {
     }
     let force = this.forced;
     let autoResolveRun = false;
-    /** The last SIG found no file on the peer. */
-    let peerMissing = false;
     let haveTurn = false;
     const turn = async (): Promise<boolean> => {
       if (haveTurn) return true;
@@ -482,7 +494,6 @@ export class FileJob implements JobIo {
         }
         const r = await this.request(`FLUSH ${urlEncode(key)} ${urlEncode(file)}`);
         if (!isOkStatus(r)) return this.gotError(autoResolveRun);
-        peerMissing = false;
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, null);
@@ -495,7 +506,6 @@ export class FileJob implements JobIo {
         if (!(await turn())) return;
         if (sig.gone) this.errors.value--; // "Parent dir missing." is no error here
         if (!sig.ok) return this.gotError(autoResolveRun);
-        peerMissing = sig.peerMissing === true;
         if (!sig.differs) {
           this.out.debug(1, 'File is already up to date on peer.');
           if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
@@ -545,6 +555,8 @@ interface SigResult {
   status: Status;
   /** The peer has no file there (`OK (path_not_found).` / `OK (not_found).`). */
   peerMissing?: boolean;
+  /** The signature of the peer's regular file. */
+  peerSig?: Buffer;
   /** A removal whose parent directory is missing on the peer: already gone. */
   gone?: boolean;
 }

@@ -113,9 +113,11 @@ async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
 
 /**
  * csync_rs_check after the checktxt line of a SIG reply: 1 = differs, 0 =
- * same, -1 = error (logged; the caller treats the file as failed).
+ * same, -1 = error (logged; the caller treats the file as failed). `keep`
+ * receives the peer's signature (null when it was read piecewise for -vvv).
  */
-export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean): Promise<number> {
+export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean,
+  keep?: { peerSig: Buffer | null }): Promise<number> {
   out.debug(3, `Csync2 / Librsync: csync_rs_check('${file}', ${isReg ? 1 : 0} [${isReg ? 'regular file' : 'non-regular file'}])`);
   out.debug(3, 'Reading signature size from peer....');
   const size = await readHeader(link, false);
@@ -172,7 +174,7 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
           out.debug(2, 'Found EOF in local sig file.');
           diff = true;
         }
-        mySig.copy(stale, 0, off, off + avail);
+        if (avail > 0) mySig.copy(stale, 0, off, off + avail);
         if (Buffer.compare(got, stale.subarray(0, chunk)) !== 0) {
           out.debug(2, `Found diff in sig at -${left}:-${left - chunk}`);
           diff = true;
@@ -184,6 +186,7 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
     }
   }
   out.debug(3, `File has been checked successfully (${diff ? 'difference found' : 'files are equal'}).`);
+  if (keep) keep.peerSig = peerSig;
   return diff ? 1 : 0;
 }
 
@@ -223,6 +226,16 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
   } else {
     sigBytes = size > 0 ? await reader.readExact(size) : Buffer.alloc(0);
   }
+  return sendDeltaAgainst(link, out, cfg, file, sigBytes);
+}
+
+/**
+ * The delta of the local file against the peer's signature `sigBytes`, sent as
+ * one frame (the caller holds the writer). PATCH gets the signature in its own
+ * exchange; an XPATCH with a basis uses the one its SIG brought.
+ */
+export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer): Promise<DeltaResult> {
+  const writer = link.conn.writer;
   let sig: Signature;
   try {
     sig = parseSignature(sigBytes);

@@ -2,17 +2,19 @@
  * XPATCH, our own extension (src/protocol/replies.ts), on the daemon side: the
  * delta follows the command line without waiting for a reply, so the daemon must
  * read that frame whatever it answers (before HELLO, refused, conflicting,
- * unreadable on the client's side), accept only deltas made of literals, and end
- * the session on anything else, with the target intact and no temp file left.
+ * unreadable on the client's side), accept a delta that copies only when it was
+ * made against the signature this session's SIG sent of the file as it still is,
+ * and end the session on a corrupt one, with the target intact and no temp file left.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { readdir, utimes } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { sleep } from '../helpers/index.js';
 import { F, OK, DENIED, assertStillServing, hostileSetup, type Hostile } from './hostile-setup.js';
 import { RawPeer, exchange } from './raw.js';
 import { FEATURES_REPLY } from '../../src/protocol/replies.js';
+import { ERR_BASIS_CHANGED, signatureDigest } from '../../src/protocol/xpatch.js';
 
 const DELTA_MAGIC = Buffer.from([0x72, 0x73, 0x02, 0x36]);
 
@@ -116,6 +118,49 @@ describe('XPATCH on our daemon', () => {
     assert.equal((await h.server.read('inside.txt')).toString(), 'changed on the server\n');
     await h.server.write('inside.txt', 'inside\n', 0o644);
     await h.server.run(['-cr', h.server.path('')]);
+    clearDirty(h);
+  });
+
+  it('with a basis token: the delta may copy from the file the SIG described, and only from that one', async () => {
+    const base = Buffer.alloc(10_000, 0x62);
+    await h.server.write('based.txt', base, 0o644);
+    assert.equal((await h.server.run(['-cI', h.server.path('based.txt')])).code, 0);
+    const peer = await h.session();
+    /** SIG of based.txt: the signature frame after the checktxt line. */
+    const sig = async (): Promise<Buffer> => {
+      peer.send(`SIG ${h.key} ${F('based.txt')}`);
+      assert.equal(await peer.line(), 'OK (data_follows).');
+      await peer.line();
+      const frame = await peer.frame();
+      assert.equal(await peer.line(), OK);
+      return frame;
+    };
+    // COPY the first 8000 bytes of the basis (opcode 0x46: 1-byte position, 2-byte length), then "tail".
+    const copyAndTail = Buffer.concat([DELTA_MAGIC, Buffer.from([0x46, 0, 0x1f, 0x40, 0x04]), Buffer.from('tail'), Buffer.from([0])]);
+    const send = (token: string): void =>
+      peer.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('based.txt')} ${token}\n`), framed(copyAndTail)]));
+
+    const first = signatureDigest(await sig());
+    send(first.replace(/^./, (c) => (c === '0' ? '1' : '0')));
+    assert.equal(await peer.line(), ERR_BASIS_CHANGED, 'a token of another signature');
+    send(first);
+    assert.equal(await peer.line(), ERR_BASIS_CHANGED, 'the token was used up by the refused XPATCH');
+    const token = signatureDigest(await sig());
+    // Rewritten after its SIG (same size, same second): not the basis the delta was made for.
+    const st = (await h.server.stat('based.txt'))!;
+    await h.server.write('based.txt', Buffer.alloc(10_000, 0x63), 0o644);
+    await utimes(h.server.path('based.txt'), st.atime, st.mtime);
+    send(token);
+    assert.equal(await peer.line(), ERR_BASIS_CHANGED, 'the file changed after its SIG');
+    assert.equal((await h.server.read('based.txt'))[0], 0x63);
+    await h.server.write('based.txt', base, 0o644);
+    assert.equal((await h.server.run(['-cI', h.server.path('based.txt')])).code, 0);
+    send(signatureDigest(await sig()));
+    assert.equal(await peer.line(), OK);
+    assert.deepEqual(await exchange(peer, ['BYE']), ['OK (cu_later).']);
+    peer.destroy();
+    assert.ok((await h.server.read('based.txt')).equals(Buffer.concat([base.subarray(0, 8000), Buffer.from('tail')])));
+    assert.match(h.log(), /based\.txt from [0-9.]+: not the version its SIG described/);
     clearDirty(h);
   });
 
