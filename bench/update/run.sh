@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Push benchmark: `csync2 -u` from a client host to a daemon host on loopback, TLS on, for
 #   real client -> real daemon, our client -> real daemon, our client -> our daemon
-# on the same generated trees, in one run; prints seconds, the ratio to real->real and the
-# client's max RSS.
+# on the same generated trees, in one run; prints seconds, the ratio to real->real, the
+# client's max RSS and the bytes on the wire (loopback counters, both directions).
 #
 #   bench/update/run.sh [tree10k] [tree50k] [big]     (default: tree10k big; needs `make build`)
 #
@@ -94,15 +94,21 @@ client() { # DIR BIN ARGS...
   CSYNC2_SYSTEM_DIR=$dir/client/etc "$bin" -N "$C" -p "$PORT" -D "$dir/client/db" "$@"
 }
 
-# timed DIR BIN LABEL: time `-u`, print "secs rss_kb", check the trees match
+# Bytes received on the loopback interface so far (both directions of every connection on it,
+# TCP/IP headers included): the wire bytes of a push, when nothing else talks meanwhile.
+lo_bytes() { awk '/^ *lo:/ { sub(/^ *lo:/, ""); print $1 }' /proc/net/dev; }
+
+# timed DIR BIN LABEL: time `-u`, print "secs rss_kb wire_bytes", check the trees match
 timed() {
-  local dir=$1 bin=$2 out
+  local dir=$1 bin=$2 out before after
+  before=$(lo_bytes)
   $TIME -o "$dir/u.time" -f '%e %M' env CSYNC2_SYSTEM_DIR="$dir/client/etc" "$bin" -N "$C" -p "$PORT" -D "$dir/client/db" -u \
       >"$dir/u.out" 2>"$dir/u.err"
+  after=$(lo_bytes)
   out=$(tail -1 "$dir/u.time")
   if grep -q 'Finished with' "$dir/u.err"; then echo "n/a"; return; fi
   if ! diff -r "$dir/client/data" "$dir/server/data" >/dev/null 2>&1; then echo "n/a(differs)"; return; fi
-  echo "$out"
+  echo "$out $((after - before))"
 }
 
 declare -A RESULT
@@ -148,15 +154,18 @@ ratio() { # A B
   awk -v a="$1" -v b="$2" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.2f", a / b; else printf "n/a" }'
 }
 
-printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s\n' tree case 'real->real s/RSS' 'ours->real s/RSS' ratio 'ours->ours s/RSS' ratio
+printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s | %-26s\n' tree case 'real->real s/RSS' 'ours->real s/RSS' ratio 'ours->ours s/RSS' ratio \
+  'wire MB rr / or / oo (o/r)'
+wire() { read -r _ _ b <<<"$1"; [ -n "${b:-}" ] && awk -v b="$b" 'BEGIN { printf "%.1f", b / 1048576 }' || printf 'n/a'; }
 for tree in "${CASES[@]}"; do
   run_tree "$tree" || exit 1
   for c in initial changed; do
     rr=${RESULT[$tree,$c,real->real]:-n/a}
     or=${RESULT[$tree,$c,ours->real]:-n/a}
     oo=${RESULT[$tree,$c,ours->ours]:-n/a}
-    fmt() { read -r s k <<<"$1"; if [ -n "${k:-}" ]; then printf '%6ss %5dMB' "$s" $((k / 1024)); else printf '%s' "$1"; fi; }
-    printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s\n' "$tree" "$c" "$(fmt "$rr")" "$(fmt "$or")" \
-      "$(ratio "${or%% *}" "${rr%% *}")" "$(fmt "$oo")" "$(ratio "${oo%% *}" "${rr%% *}")"
+    fmt() { read -r s k _ <<<"$1"; if [ -n "${k:-}" ]; then printf '%6ss %5dMB' "$s" $((k / 1024)); else printf '%s' "$1"; fi; }
+    wr=$(wire "$rr"); wo=$(wire "$or"); woo=$(wire "$oo")
+    printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s | %s / %s / %s (%s)\n' "$tree" "$c" "$(fmt "$rr")" "$(fmt "$or")" \
+      "$(ratio "${or%% *}" "${rr%% *}")" "$(fmt "$oo")" "$(ratio "${oo%% *}" "${rr%% *}")" "$wr" "$wo" "$woo" "$(ratio "$woo" "$wr")"
   done
 done

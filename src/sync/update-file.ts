@@ -21,7 +21,7 @@ import type { RunContext } from './context.js';
 import { JobOut } from './update-jobout.js';
 import type { CommandPipe, JobIo } from './update-pipe.js';
 import { lstatName } from './update-pure.js';
-import { rsCheck, rsDelta, sendDeltaAgainst, sendLiteralDelta } from './update-rsync.js';
+import { EARLY_SIGNATURE_MIN, earlySignature, rsCheck, rsDelta, sendDeltaAgainst, sendLiteralDelta } from './update-rsync.js';
 import { signatureDigest } from '../protocol/xpatch.js';
 
 const STAYS_DIRTY = 'File stays in dirty state. Try again later...';
@@ -219,10 +219,13 @@ export class FileJob implements JobIo {
       // Create or patch.
       let first: Status;
       if (type === S_IFREG) {
+        // XPATCH where it needs no signature round trip: literals for a new or small file, a delta
+        // against what SIG brought; else (after a FLUSH, say) PATCH and its signature exchange.
         let p: PatchExchange;
-        if (!(await s.xpatch)) p = await this.patch(key);
-        else if (peerMissing || st.size <= XPATCH_SMALL || peerSig === undefined) p = await this.xpatchNow(key, null);
-        else p = await this.xpatchNow(key, peerSig);
+        const xpatch = await s.xpatch;
+        if (xpatch && (peerMissing || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
+        else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig);
+        else p = await this.patch(key);
         // Nothing after a regular file depends on it: later jobs may go on.
         this.ticket.release();
         first = await p.first;
@@ -333,6 +336,8 @@ export class FileJob implements JobIo {
   /** `SIG` and the whole of its reply, compared with the local entry (null = it is gone here). */
   private sig(key: BStr, st: Stats | null): Promise<SigResult> {
     const { s, file } = this;
+    const isReg = st !== null && fileType(st.mode) === S_IFREG;
+    const early = isReg && st.size >= EARLY_SIGNATURE_MIN ? earlySignature(s.cfg, file) : null;
     return s.pipe.request(this, `SIG ${urlEncode(key)} ${urlEncode(file)}`, async () => {
       const status = await this.readStatus();
       if (st === null && status.code === ReplyCode.PARENT_MISSING) return { ok: true, differs: false, status, gone: true };
@@ -350,7 +355,7 @@ export class FileJob implements JobIo {
         }
       }
       const keep = { peerSig: null as Buffer | null };
-      const rs = await rsCheck(s.link, this.out, s.cfg, file, st !== null && fileType(st.mode) === S_IFREG, keep);
+      const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, early);
       if (rs < 0) return { ok: false, differs, status };
       if (rs > 0) {
         this.out.debug(2, 'File is different on peer (rsync sig).');

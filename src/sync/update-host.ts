@@ -26,8 +26,6 @@ import type { PeerProgress } from './progress.js';
 
 /** File jobs in flight on one connection (SIGs asked ahead of the current file). */
 const WINDOW = 64;
-/** Fewer dirty rows than this for a peer: the feature question would cost more than it saves. */
-const XPATCH_MIN_ROWS = 4;
 
 export interface HostUpdateOptions {
   ctx: RunContext;
@@ -105,7 +103,7 @@ class HostSession {
     }
     this.link = link;
     this.pipe = new CommandPipe(link);
-    this.xpatch = this.askFeatures(rows);
+    this.xpatch = this.askFeatures();
     const saved = o.errors.value;
     try {
       for (;;) {
@@ -123,14 +121,14 @@ class HostSession {
   }
 
   /**
-   * Beyond csync2 (replies.ts): does the peer take XPATCH? Asked only when enough
-   * is to be sent for it to pay, never in a dry run, and not at -vvv (whose wire
-   * dump shows csync2's own conversation). A real daemon answers
-   * `Unknown command!`, which is not counted as an error.
+   * Beyond csync2 (replies.ts): does the peer take XPATCH? Asked along with the
+   * first commands (its answer is there before the first file needs it), never
+   * in a dry run, and not at -vvv (whose wire dump shows csync2's own
+   * conversation). A real daemon answers `Unknown command!`, which is not
+   * counted as an error.
    */
-  private askFeatures(rows: DirtyRow[]): Promise<boolean> {
+  private askFeatures(): Promise<boolean> {
     if (this.dryRun || log.enabled(3) || process.env.CSYNC2_TS_NO_EXTENSIONS) return Promise.resolve(false);
-    if (rows.filter((r) => !r.forced).length < XPATCH_MIN_ROWS) return Promise.resolve(false);
     const node = this.o.out.child();
     const quiet = { debug(): void {} };
     return this.pipe.request({ out: node, errors: { value: 0 } }, FEATURES_COMMAND, async () => {

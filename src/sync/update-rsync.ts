@@ -117,7 +117,7 @@ async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
  * receives the peer's signature (null when it was read piecewise for -vvv).
  */
 export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean,
-  keep?: { peerSig: Buffer | null }): Promise<number> {
+  keep?: { peerSig: Buffer | null }, early?: Promise<EarlySignature | null> | null): Promise<number> {
   out.debug(3, `Csync2 / Librsync: csync_rs_check('${file}', ${isReg ? 1 : 0} [${isReg ? 'regular file' : 'non-regular file'}])`);
   out.debug(3, 'Reading signature size from peer....');
   const size = await readHeader(link, false);
@@ -146,7 +146,8 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
         mySize = signatureSize(local.size);
         // Only a signature of the same size can be equal; -vv shows where they differ.
         if (mySize === size || (log.enabled(2) && size > 0)) {
-          mySig = await signatureOfFd(local.fd, local.size);
+          const ready = early ? await early : null;
+          mySig = ready !== null && ready.fileSize === local.size ? ready.sig : await signatureOfFd(local.fd, local.size);
           mySize = mySig.length;
         }
       }
@@ -188,6 +189,33 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
   out.debug(3, `File has been checked successfully (${diff ? 'difference found' : 'files are equal'}).`);
   if (keep) keep.peerSig = peerSig;
   return diff ? 1 : 0;
+}
+
+/** A local signature made while the peer's was on its way. */
+export interface EarlySignature {
+  sig: Buffer;
+  /** The file's size when it was made. */
+  fileSize: number;
+}
+
+/** Files at least this big get their signature made while the SIG is in flight. */
+export const EARLY_SIGNATURE_MIN = 1 << 20;
+
+/**
+ * The local file's signature, started when its SIG is sent: the peer computes
+ * its own meanwhile, so for a big file the two no longer take turns. Null when
+ * the file cannot be read (rsCheck then finds out itself).
+ */
+export async function earlySignature(cfg: Config, file: BStr): Promise<EarlySignature | null> {
+  const local = openLocal(prefixSubst(cfg, file));
+  if (local.kind !== 'file') return null;
+  try {
+    return { sig: await signatureOfFd(local.fd, local.size), fileSize: local.size };
+  } catch {
+    return null;
+  } finally {
+    closeSync(local.fd);
+  }
 }
 
 /** What rsDelta sent, for statistics (bytes of the delta frame payload). */
