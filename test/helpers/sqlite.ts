@@ -27,8 +27,12 @@ const tracker = new ProcessTracker();
 /** Rows of `query` in result order; values are byte strings (latin1). */
 export async function sqliteQuery(dbPath: string, query: string): Promise<string[][]> {
   if (!existsSync(dbPath)) throw new Error(`no database file ${dbPath}`);
-  const result = await tracker.run([SQLITE3, '-readonly', '-batch', '-ascii', '-cmd', '.timeout 5000', dbPath, query],
+  const run = (mode: string[]) => tracker.run([SQLITE3, ...mode, '-batch', '-ascii', '-cmd', '.timeout 5000', dbPath, query],
     { timeoutMs: 15_000 });
+  let result = await run(['-readonly']);
+  // A process killed in a transaction (the real csync2 keeps a rollback journal) leaves a hot
+  // journal that only a writer may roll back, as the next csync2 run does.
+  if (result.code !== 0 && /attempt to write a readonly database/.test(result.stderr.toString('latin1'))) result = await run([]);
   if (result.code !== 0) {
     throw new Error(`sqlite3 ${dbPath} "${query}" failed (${result.code}): ${result.stderr.toString('latin1')}`);
   }
