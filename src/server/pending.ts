@@ -3,9 +3,11 @@
  * never fsyncs). After a PATCH the new content sits in its temp file while its
  * fsync runs in the background; the client's SETOWN and SETMOD for that file go
  * to the temp file, and its SETIME (the client's last command for a file, after
- * which it clears its dirty row) puts it in place. Any other command at, above
- * or below such a path first waits until it is in place, so every command still
- * sees the tree csync2's order of events would give.
+ * which it clears its dirty row) puts it in place, after one dirty check of
+ * the path (a local change since the PATCH is a conflict, as csync2's checks
+ * of SETOWN and SETMOD would find). Any other command at, above or below such
+ * a path first waits until it is in place, so every command still sees the
+ * tree csync2's order of events would give.
  */
 import type { PendingWrite } from '../fs/apply.js';
 import type { BStr } from '../util/bytes.js';
@@ -19,8 +21,6 @@ export interface PendingFile {
   /** The path on this host. */
   real: BStr;
   write: PendingWrite;
-  /** A dirty-checked command (SETOWN, SETMOD) on it passed since the PATCH: no second check is needed. */
-  checked: boolean;
 }
 
 function isBelow(path: BStr, dir: BStr): boolean {

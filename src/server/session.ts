@@ -226,13 +226,14 @@ export class Session {
     if (this.finishing.size > 0 && spec.perm) {
       for (const [real, done] of this.finishing) if (isRelatedPath(real, req.real)) await done;
     }
+    // A received file not in place yet is checked once, when it goes in place (finalize()):
+    // a local change to the old file since its PATCH is found there.
+    if (held) return this.attributeOfPending(spec, req, held);
     if (spec.dirty) await this.ctx.store.noCritical();
     if (spec.dirty && this.dirtyHere(req)) {
-      if (held) await this.drop(held);
       await this.conn.sendLine(ERR_ALSO_DIRTY);
       return false;
     }
-    if (held) return this.attributeOfPending(spec, req, held);
     // From the change on the disk until its row is committed, hold the db's write
     // lock: a local check never sees the new file beside the old row. PATCH takes
     // it only when the received content is put in place (not over the transfer).
@@ -274,7 +275,7 @@ export class Session {
   }
 
   private addPending(req: Request, write: PendingWrite): void {
-    this.pending.add({ name: req.name, real: req.real, write, checked: false });
+    this.pending.add({ name: req.name, real: req.real, write });
   }
 
   /** SETOWN, SETMOD or SETIME of a received file not yet in place; SETIME puts it in place. */
@@ -282,7 +283,6 @@ export class Session {
     req.pending = p;
     let outcome = await spec.run(this, req);
     if (outcome === null) {
-      if (spec.dirty) p.checked = true;
       if (req.cmd === 'setime') {
         // The client's last command for the file: it goes in place once its fsync is
         // done, and its reply waits in a reserved slot, while the next commands are read.
@@ -309,14 +309,12 @@ export class Session {
    */
   private async finalize(p: PendingFile): Promise<BStr | null> {
     this.pending.delete(p);
-    if (!p.checked) {
-      await this.ctx.store.noCritical();
-      const probe: Request = { cmd: 'patch', tags: [], raw: [], name: p.name, real: p.real };
-      if (this.dirtyHere(probe)) {
-        log.debug(0, `${p.name} from ${this.peer ?? '?'}: changed here while its new content was in flight; the received content is dropped.`);
-        await p.write.abort();
-        return ERR_ALSO_DIRTY;
-      }
+    await this.ctx.store.noCritical();
+    const probe: Request = { cmd: 'patch', tags: [], raw: [], name: p.name, real: p.real };
+    if (this.dirtyHere(probe)) {
+      log.debug(0, `${p.name} from ${this.peer ?? '?'}: changed here while its new content was in flight; the received content is dropped.`);
+      await p.write.abort();
+      return ERR_ALSO_DIRTY;
     }
     // Its own hold on the db lock (from the rename until the row is written): it may run
     // while the session serves another command.
@@ -336,12 +334,6 @@ export class Session {
       if (locked) store.leaveCritical(false);
     }
     return null;
-  }
-
-  /** A pending file whose path turned dirty here: its new content is not used. */
-  private async drop(p: PendingFile): Promise<void> {
-    this.pending.delete(p);
-    await p.write.abort();
   }
 
   private async finalizeAll(): Promise<void> {

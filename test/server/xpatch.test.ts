@@ -164,6 +164,25 @@ describe('XPATCH on our daemon', () => {
     clearDirty(h);
   });
 
+  it('a local change between a received file and its SETIME is a conflict: the local version stays', async () => {
+    await h.server.write('racy.txt', 'before\n', 0o644);
+    assert.equal((await h.server.run(['-cI', h.server.path('racy.txt')])).code, 0);
+    const peer = await h.session();
+    peer.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('racy.txt')}\n`), framed(literalDelta(Buffer.from('from the client\n')))]));
+    assert.equal(await peer.line(), OK);
+    assert.deepEqual(await exchange(peer, [`SETMOD ${h.key} ${F('racy.txt')} 33188`]), [OK]);
+    await h.server.write('racy.txt', 'changed here meanwhile\n', 0o644);
+    await utimes(h.server.path('racy.txt'), 1_700_000_100, 1_700_000_100);
+    assert.deepEqual(await exchange(peer, [`SETIME ${h.key} ${F('racy.txt')} 1700000000`, 'BYE']),
+      ['File is also marked dirty here!', 'OK (cu_later).']);
+    peer.destroy();
+    assert.equal((await h.server.read('racy.txt')).toString(), 'changed here meanwhile\n');
+    assert.deepEqual(await tempFiles(h), []);
+    assert.ok((await h.server.dump('dirty')).some((r) => r[0]!.endsWith('racy.txt')), 'marked dirty to be pushed back');
+    assert.match(h.log(), /racy\.txt from [0-9.]+: changed here while its new content was in flight/);
+    clearDirty(h);
+  });
+
   it('a delta that copies from a basis, or a cut connection, ends the session; target intact, no temp file', async () => {
     const copy = Buffer.concat([DELTA_MAGIC, Buffer.from([0x45, 0, 3, 0])]);
     const peer = await h.session();
