@@ -43,7 +43,7 @@ export class Checker {
   private readonly rows = new Map<BStr, BStr>();
   private readonly loaded: LoadedRange[] = [];
   private lastHit: LoadedRange | null = null;
-  /** data_version when the first rows were read, and the last cacheCurrent() answer per transaction. */
+  /** data_version when the first rows were read in bulk (-1: unknown), and the last cacheCurrent() answer per transaction. */
   private versionAtLoad: number | null = null;
   private verifiedTx = -1;
   private cacheWasCurrent = false;
@@ -111,7 +111,9 @@ export class Checker {
 
   private ensureLoaded(name: BStr, recursive: boolean): void {
     if (this.covered(name, recursive)) return;
-    this.versionAtLoad ??= this.ctx.store.dataVersion();
+    // A bulk read remembers the database's version; a single row is simply read again under
+    // the lock when a change is found (-1 never matches, which saves the daemon a query per command).
+    this.versionAtLoad ??= recursive ? this.ctx.store.dataVersion() : -1;
     for (const [k, v] of this.ctx.store.fileRowsEncoded(name, recursive)) this.rows.set(k, v);
     this.loaded.push({ name, recursive });
   }
