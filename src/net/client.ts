@@ -81,6 +81,8 @@ export interface HostConnectOptions {
   out?: ClientLog;
   /** Default: the process error counter. */
   errors?: ErrorCounter;
+  /** Offer csync2-ts's extensions in the TLS handshake (EXTENSIONS_ALPN); a real csync2 ignores the offer. */
+  offerExtensions?: boolean;
   /**
    * Runs after the TLS handshake, before the peer's certificate is looked up in
    * x509_cert (lets concurrent sessions pin in csync2's host order).
@@ -184,7 +186,7 @@ export async function connectToHost(o: HostConnectOptions): Promise<PeerLink | n
         await link.close();
         return null;
       }
-      await conn.upgradeToTlsClient(loadTlsCredentials(o.systemDir));
+      await conn.upgradeToTlsClient(loadTlsCredentials(o.systemDir), undefined, o.offerExtensions === true);
       await o.beforePin?.();
       const pin = checkPeerCert(o.store, o.peer, conn.peerCertHex());
       if (pin === 'missing') throw new FatalError(CLIENT_NO_CERT);

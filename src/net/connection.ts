@@ -11,7 +11,7 @@ import type { BStr } from '../util/bytes.js';
 import { LineReader } from '../protocol/linereader.js';
 import { LineWriter } from '../protocol/linewriter.js';
 import type { WireTap } from '../protocol/wiredump.js';
-import { peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
+import { EXTENSIONS_ALPN, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
 
 export interface ConnectionInit {
   /**
@@ -84,10 +84,15 @@ export class Connection {
   }
 
   /** Client role after `OK (activating_ssl).` was received. Rejects with FatalError on failure. */
-  async upgradeToTlsClient(creds: TlsCredentials, servername?: string): Promise<void> {
+  async upgradeToTlsClient(creds: TlsCredentials, servername?: string, offerExtensions = false): Promise<void> {
     const readAhead = this.handOver();
     if (readAhead.length > 0) this.stream.unshift(readAhead);
-    this.attach(await upgradeClient(this.stream, creds, servername));
+    this.attach(await upgradeClient(this.stream, creds, servername, offerExtensions));
+  }
+
+  /** Both ends are csync2-ts and agreed on its extensions (EXTENSIONS_ALPN) in the TLS handshake. */
+  get extensions(): boolean {
+    return this.tlsSocket?.alpnProtocol === EXTENSIONS_ALPN;
   }
 
   /** The peer's certificate as UPPERCASE DER hex (x509_cert.certdata); null on plain connections. */

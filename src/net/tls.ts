@@ -74,6 +74,13 @@ export function loadTlsCredentials(systemDir: string): TlsCredentials {
   return { key, cert };
 }
 
+/**
+ * Beyond csync2: the TLS application protocol (ALPN) a csync2-ts client offers
+ * and a csync2-ts daemon accepts. Agreeing on it allows XPATCH (replies.ts); a
+ * real csync2 neither offers nor answers it, so its conversation is untouched.
+ */
+export const EXTENSIONS_ALPN = 'csync2-ts.1';
+
 /** Allow RSA-1024 and SHA-1 signed certificates (`make cert`). */
 const CIPHERS = 'DEFAULT:@SECLEVEL=0';
 
@@ -106,6 +113,7 @@ export function upgradeServer(socket: Duplex, readAhead: Buffer, creds: TlsCrede
     secureContext: secureContext(creds, true),
     requestCert: true,
     rejectUnauthorized: false,
+    ALPNProtocols: [EXTENSIONS_ALPN],
   });
   return handshake(tlsSocket, 'secure', () =>
     peerCertDer(tlsSocket) ? null : new FatalError(
@@ -116,11 +124,13 @@ export function upgradeServer(socket: Duplex, readAhead: Buffer, creds: TlsCrede
  * Client role: presents our certificate, does not verify the server's (the
  * caller pins it with peerCertHex). Works against the real GnuTLS server.
  */
-export function upgradeClient(socket: Duplex, creds: TlsCredentials, servername?: string): Promise<tls.TLSSocket> {
+export function upgradeClient(socket: Duplex, creds: TlsCredentials, servername?: string,
+  offerExtensions = false): Promise<tls.TLSSocket> {
   const tlsSocket = tls.connect({
     socket,
     secureContext: secureContext(creds, false),
     rejectUnauthorized: false,
+    ALPNProtocols: offerExtensions ? [EXTENSIONS_ALPN] : undefined,
     // SNI only for real host names (never for IP literals); csync2 sends none.
     servername: servername && !/^[0-9.]+$|:/.test(servername) ? servername : undefined,
   });

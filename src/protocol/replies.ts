@@ -34,18 +34,15 @@ export const ERR_CONFIG_NAME = 'Config names are limited to [a-z0-9]+.';
 export const ERR_NO_SSL_SUPPORT = 'This csync2 server is built without SSL support.';
 
 /**
- * Beyond csync2: an extension our client and our daemon use between themselves.
- * The client asks `XFEATURES` before HELLO; a real csync2 daemon answers
- * `Unknown command!` (and nothing else happens), ours answers FEATURES_REPLY.
- * Then `XPATCH K F` may replace PATCH: it is followed at once, without waiting
- * for a reply, by a frame holding a delta made of literals only (it needs no
- * signature of the peer's file, so no round trip), and it gets one reply:
- * PATCH's error line or `OK (cmd_finished).`. The daemon always reads that
- * frame, also when it refuses the command.
+ * Beyond csync2: an extension our client and our daemon use between themselves,
+ * once they agreed on it in the TLS handshake (net/tls.ts EXTENSIONS_ALPN; a
+ * real csync2 never does, and to it nothing changes). `XPATCH K F [TOKEN]` may
+ * then replace PATCH: it is followed at once, without waiting for a reply, by
+ * a frame holding a delta: literals only, or (with TOKEN, protocol/xpatch.ts)
+ * a delta against the signature this session's SIG sent of the file. No round
+ * trip for a signature; one reply: PATCH's error line or `OK (cmd_finished).`.
+ * The daemon always reads that frame, also when it refuses the command.
  */
-export const FEATURES_COMMAND = 'XFEATURES';
-export const FEATURE_XPATCH = 'xpatch';
-export const FEATURES_REPLY = `OK (features ${FEATURE_XPATCH}).`;
 export const XPATCH_COMMAND = 'XPATCH';
 
 /** Data line of a missing file in SIG replies (`OK (path_not_found).` / `OK (not_found).`). */

@@ -11,7 +11,6 @@
  * so it is refused when the path leads through a symlinked directory.
  */
 import type { BStr } from '../util/bytes.js';
-import { FEATURES_REPLY } from '../protocol/replies.js';
 import type { Session, Request, Outcome } from './session.js';
 import * as files from './filecmds.js';
 import { hello } from './identify.js';
@@ -20,6 +19,8 @@ import { list } from './list.js';
 export interface CommandSpec {
   /** A frame follows the command line at once (XPATCH): read before any check, drained when refused. */
   framed?: boolean;
+  /** Known only when the session agreed on csync2-ts's extensions (Connection.extensions). */
+  extension?: boolean;
   perm: 0 | 1 | 2;
   dirty: boolean;
   unlink: 0 | 1 | 2;
@@ -43,9 +44,9 @@ export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpe
   ['flush', cmd(1, true, 0, 0, true, false, files.flush)],
   ['del', cmd(1, true, 0, 1, true, true, files.del)],
   ['patch', cmd(1, true, 2, 1, true, true, files.patch)],
-  // Beyond csync2 (replies.ts): PATCH without the round trip, for our own client.
-  ['xpatch', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true }],
-  ['xfeatures', cmd(0, false, 0, 0, false, false, () => ({ reply: FEATURES_REPLY, noUpdate: true }))],
+  // Beyond csync2 (replies.ts): PATCH without the round trip, for our own client; a
+  // session that did not agree on the extensions does not know it (`Unknown command!`).
+  ['xpatch', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true, extension: true }],
   ['mkdir', cmd(1, true, 1, 1, true, true, files.mkdir)],
   ['mkchr', cmd(1, true, 1, 1, true, true, files.mkchr)],
   ['mkblk', cmd(1, true, 1, 1, true, true, files.mkblk)],

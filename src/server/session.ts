@@ -191,7 +191,7 @@ export class Session {
       const tags = new Array<BStr>(MAX_TOKENS);
       for (let i = 0; i < MAX_TOKENS; i++) tags[i] = i < raw.length ? urlDecode(raw[i]!) : '';
       const req: Request = { cmd: asciiLower(tags[0]!), tags, raw, name: tags[2]!, real: '' };
-      if (COMMANDS.get(req.cmd)?.framed) req.frame = { size: await reader.readFrameHeader(true), consumed: false };
+      if (this.commandSpec(req.cmd)?.framed) req.frame = { size: await reader.readFrameHeader(true), consumed: false };
       const end = await this.command(req);
       if (req.frame && !req.frame.consumed) {
         // Refused before its data was used: the data still has to leave the stream.
@@ -202,8 +202,14 @@ export class Session {
   }
 
   /** One command line. Returns true when the session ends. */
+  /** The command table entry, extensions only when agreed on. */
+  private commandSpec(cmd: BStr): CommandSpec | undefined {
+    const spec = COMMANDS.get(cmd);
+    return spec?.extension && !this.conn.extensions ? undefined : spec;
+  }
+
   private async command(req: Request): Promise<boolean> {
-    const spec = COMMANDS.get(req.cmd);
+    const spec = this.commandSpec(req.cmd);
     if (!spec) {
       await this.conn.sendLine(ERR_UNKNOWN_COMMAND);
       return false;

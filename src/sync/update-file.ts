@@ -41,7 +41,7 @@ export interface JobSession {
   /** A directory's SETIME, sent once the pass is over (its contents changed its mtime on the peer). */
   deferSetime(entry: DeferredSetime): void;
   /** The peer takes XPATCH (our daemon; replies.ts). */
-  readonly xpatch: Promise<boolean>;
+  readonly xpatch: boolean;
 }
 
 /** A regular file up to this size goes by XPATCH even when the peer has a version (literals cost little). */
@@ -222,7 +222,7 @@ export class FileJob implements JobIo {
         // XPATCH where it needs no signature round trip: literals for a new or small file, a delta
         // against what SIG brought; else (after a FLUSH, say) PATCH and its signature exchange.
         let p: PatchExchange;
-        const xpatch = await s.xpatch;
+        const { xpatch } = s;
         if (xpatch && (peerMissing || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
         else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig);
         else p = await this.patch(key);

@@ -12,7 +12,6 @@
 import type { Config } from '../config/model.js';
 import { connectToHost, connectionFailedMessage, isOkStatus, type ErrorCounter, type HostConnectOptions, type PeerLink } from '../net/client.js';
 import { urlEncode } from '../protocol/urlencode.js';
-import { FEATURES_COMMAND, FEATURE_XPATCH, ReplyCode } from '../protocol/replies.js';
 import type { DirtyRow } from '../db/store.js';
 import type { BStr } from '../util/bytes.js';
 import { log } from '../util/log.js';
@@ -67,7 +66,8 @@ class HostSession {
   private currentName: BStr | null = null;
   private missingParentDir: BStr | null = null;
   private readonly deferred = new Map<BStr, DeferredSetime>();
-  xpatch: Promise<boolean> = Promise.resolve(false);
+  /** The peer takes XPATCH (both ends agreed on csync2-ts's extensions in the TLS handshake). */
+  xpatch = false;
 
   constructor(private readonly o: HostUpdateOptions) {
     this.ctx = o.ctx;
@@ -94,7 +94,10 @@ class HostSession {
     if (rows.length === 0) return;
     o.progress?.addTotal(rows.length, 0);
 
-    const link = await connectToHost({ ...o.connect, peer: this.peer, out: o.out, errors: o.errors });
+    // XPATCH (replies.ts) is offered unless this is a dry run, -vvv (whose wire dump shows
+    // csync2's own conversation) or CSYNC2_TS_NO_EXTENSIONS; a real daemon ignores the offer.
+    const offerExtensions = !this.dryRun && !log.enabled(3) && !process.env.CSYNC2_TS_NO_EXTENSIONS;
+    const link = await connectToHost({ ...o.connect, peer: this.peer, out: o.out, errors: o.errors, offerExtensions });
     if (link === null) {
       o.errors.value++;
       o.out.debug(0, connectionFailedMessage(this.peer));
@@ -103,7 +106,7 @@ class HostSession {
     }
     this.link = link;
     this.pipe = new CommandPipe(link);
-    this.xpatch = this.askFeatures();
+    this.xpatch = link.conn.extensions;
     const saved = o.errors.value;
     try {
       for (;;) {
@@ -118,25 +121,6 @@ class HostSession {
       link.conn.destroy();
       throw err;
     }
-  }
-
-  /**
-   * Beyond csync2 (replies.ts): does the peer take XPATCH? Asked along with the
-   * first commands (its answer is there before the first file needs it), never
-   * in a dry run, and not at -vvv (whose wire dump shows csync2's own
-   * conversation). A real daemon answers `Unknown command!`, which is not
-   * counted as an error.
-   */
-  private askFeatures(): Promise<boolean> {
-    if (this.dryRun || log.enabled(3) || process.env.CSYNC2_TS_NO_EXTENSIONS) return Promise.resolve(false);
-    const node = this.o.out.child();
-    const quiet = { debug(): void {} };
-    return this.pipe.request({ out: node, errors: { value: 0 } }, FEATURES_COMMAND, async () => {
-      const st = await this.link.readStatus(null, quiet, { value: 0 });
-      // End of file: the first file's read meets it again and counts it, as csync2 would.
-      if (st.code === ReplyCode.CONN_CLOSED) this.link.closed = false;
-      return isOkStatus(st) && st.line.split(/[ ()]+/).includes(FEATURE_XPATCH);
-    }).finally(() => node.close());
   }
 
   /** One walk over the rows; true = a parent directory was missing and the walk starts over. */

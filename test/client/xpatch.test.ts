@@ -1,7 +1,7 @@
 /**
- * XPATCH (src/protocol/replies.ts) from our client: asked for with XFEATURES,
- * used with our daemon, never with a real one (which answers `Unknown command!`,
- * not counted as an error), never at -vvv. With it or without it
+ * XPATCH (src/protocol/replies.ts) from our client: offered in the TLS handshake,
+ * used with our daemon, never with a real one (which ignores the offer: its
+ * conversation is csync2's own), never at -vvv. With it or without it
  * (CSYNC2_TS_NO_EXTENSIONS=1) a push has the same outcome: messages, exit code,
  * trees, databases, conflicts.
  */
@@ -80,7 +80,7 @@ describe('XPATCH from our client', () => {
   it('with our daemon: used, and the outcome equals a push without it', async () => {
     const [withIt, without] = await Promise.all([run('ours'), run('ours', { CSYNC2_TS_NO_EXTENSIONS: '1' })]);
     assert.match(withIt.daemonLog, /XPATCH/, 'the daemon saw XPATCH');
-    assert.doesNotMatch(without.daemonLog, /XPATCH|XFEATURES/, 'nothing of it when turned off');
+    assert.doesNotMatch(without.daemonLog, /XPATCH/, 'nothing of it when turned off');
     assert.equal(withIt.first.client.code, 0, withIt.first.text);
     assert.deepEqual(withIt.firstLines, without.firstLines);
     // The conflict: a.txt stays dirty, one error; the other two arrive.
@@ -94,11 +94,14 @@ describe('XPATCH from our client', () => {
     assert.deepEqual(withIt.serverFiles.map((r) => r[0]), without.serverFiles.map((r) => r[0]));
   });
 
-  it('with a real daemon: asked, refused without an error, and the push is the plain one', async () => {
+  it('with a real daemon: the conversation is csync2\'s own, and so is the outcome', async () => {
     const [withIt, without] = await Promise.all([run('real'), run('real', { CSYNC2_TS_NO_EXTENSIONS: '1' })]);
     assert.equal(withIt.first.client.code, 0, withIt.first.text);
-    assert.match(withIt.daemonLog, /XFEATURES/, 'the real daemon was asked');
-    assert.doesNotMatch(withIt.daemonLog, /XPATCH/);
+    assert.doesNotMatch(withIt.daemonLog, /XPATCH|Unknown command/);
+    const commands = (log: string): string[] => log.split('\n').filter((l) => / Peer> /.test(l) || /^Peer> /.test(l))
+      .map((l) => l.replace(/^.*Peer> /, '').split(' ')[0]!);
+    assert.ok(commands(withIt.daemonLog).includes('PATCH'), `the real daemon's wire dump: ${withIt.daemonLog.slice(0, 2000)}`);
+    assert.deepEqual(commands(withIt.daemonLog), commands(without.daemonLog), 'the same commands reached the real daemon');
     assert.doesNotMatch(withIt.first.client.stderr.toString(), /Unknown command|Finished with [1-9]/);
     assert.deepEqual(withIt.firstLines, without.firstLines);
     assert.deepEqual(withIt.conflictLines, without.conflictLines);
@@ -106,7 +109,7 @@ describe('XPATCH from our client', () => {
     assert.deepEqual(withIt.tree, without.tree);
   });
 
-  it('at -vvv the wire dump is csync2\'s conversation: no XFEATURES asked', async () => {
+  it('at -vvv the wire dump is csync2\'s conversation: no XPATCH', async () => {
     const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
     clusters.push(c);
     const [client, server] = c.hosts as [TestHost, TestHost];
@@ -114,7 +117,7 @@ describe('XPATCH from our client', () => {
     assert.equal((await client.run(['-cr', '/'])).code, 0);
     const r = await syncOnce(client, server, ['-uvvv']);
     assert.equal(r.client.code, 0, r.text);
-    assert.doesNotMatch(r.client.stderr.toString('latin1'), /XFEATURES|XPATCH/);
+    assert.doesNotMatch(r.client.stderr.toString('latin1'), /XPATCH/);
     assert.match(r.client.stderr.toString('latin1'), /PATCH/);
   });
 });

@@ -40,16 +40,19 @@ export class RawPeer {
   }
 
   /** Connect from `from`'s address to `to`'s daemon. With `tls`, send `SSL` and upgrade first. */
-  static async open(from: TestHost, to: TestHost, opts: { tls?: boolean } = {}): Promise<RawPeer> {
+  static async open(from: TestHost, to: TestHost, opts: { tls?: boolean; alpn?: string[] } = {}): Promise<RawPeer> {
     const socket = await from.connect(to);
     socket.setNoDelay(true);
     const peer = new RawPeer(socket);
-    if (opts.tls) await peer.upgrade(from);
+    if (opts.tls) await peer.upgrade(from, opts.alpn);
     return peer;
   }
 
-  /** `SSL` -> `OK (activating_ssl).` -> TLS client handshake with `host`'s key and certificate. */
-  async upgrade(host: TestHost): Promise<void> {
+  /** The application protocol agreed on in the TLS handshake (ALPN), if any. */
+  alpn: string | false = false;
+
+  /** `SSL` -> `OK (activating_ssl).` -> TLS client handshake with `host`'s key and certificate (offering `alpn`). */
+  async upgrade(host: TestHost, alpn?: string[]): Promise<void> {
     this.send('SSL');
     const reply = await this.line();
     if (reply !== 'OK (activating_ssl).') throw new Error(`SSL refused: ${JSON.stringify(reply)}`);
@@ -59,11 +62,13 @@ export class RawPeer {
     const tls = tlsConnect({
       socket: this.socket, rejectUnauthorized: false,
       key: readFileSync(join(host.sysDir, KEY_FILE_NAME)), cert: readFileSync(join(host.sysDir, CERT_FILE_NAME)),
+      ALPNProtocols: alpn,
     });
     await new Promise<void>((resolve, reject) => {
       tls.once('secureConnect', () => resolve());
       tls.once('error', reject);
     });
+    this.alpn = tls.alpnProtocol ?? false;
     this.attach(tls);
   }
 

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { sleep } from '../helpers/index.js';
 import { F, OK, DENIED, assertStillServing, hostileSetup, type Hostile } from './hostile-setup.js';
 import { RawPeer, exchange } from './raw.js';
-import { FEATURES_REPLY } from '../../src/protocol/replies.js';
+import { EXTENSIONS_ALPN } from '../../src/net/tls.js';
 import { ERR_BASIS_CHANGED, signatureDigest } from '../../src/protocol/xpatch.js';
 
 const DELTA_MAGIC = Buffer.from([0x72, 0x73, 0x02, 0x36]);
@@ -45,14 +45,30 @@ describe('XPATCH on our daemon', () => {
   });
   after(() => h.cleanup());
 
-  it('XFEATURES names xpatch, also before HELLO', async () => {
-    const peer = await RawPeer.open(h.client, h.server, { tls: true });
-    assert.deepEqual(await exchange(peer, ['CONFIG ', 'XFEATURES']), [OK, FEATURES_REPLY]);
-    peer.destroy();
+  /** CONFIG + HELLO over TLS, with csync2-ts's extensions agreed on in the handshake. */
+  async function session(): Promise<RawPeer> {
+    const peer = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN] });
+    assert.equal(peer.alpn, EXTENSIONS_ALPN, 'the daemon agreed on the extensions');
+    assert.deepEqual(await exchange(peer, ['CONFIG ', `HELLO ${h.client.name}`]), [OK, OK]);
+    return peer;
+  }
+
+  it('XPATCH exists only for a session that agreed on the extensions in the TLS handshake', async () => {
+    const plain = await h.session();
+    assert.equal(plain.alpn, false);
+    // Without the agreement it is an unknown command like any other: its frame is read as lines.
+    plain.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('nope.txt')}\n`), framed(literalDelta(Buffer.from('x\n')))]));
+    assert.equal(await plain.line(), 'Unknown command!');
+    assert.equal(await plain.line(), 'Unknown command!', 'the frame header line');
+    plain.destroy();
+    const other = await RawPeer.open(h.client, h.server, { tls: true, alpn: ['http/1.1', EXTENSIONS_ALPN] });
+    assert.equal(other.alpn, EXTENSIONS_ALPN);
+    other.destroy();
+    assert.equal(await h.server.stat('nope.txt'), null);
   });
 
   it('a new file and a changed file arrive with SETOWN/SETMOD/SETIME after them', async () => {
-    const peer = await h.session();
+    const peer = await session();
     const content = Buffer.from('sent by XPATCH\n');
     peer.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('new/../new.txt')}\n`), framed(literalDelta(content))]));
     assert.equal(await peer.line(), DENIED, 'a non-canonical name is refused, its frame read');
@@ -82,14 +98,14 @@ describe('XPATCH on our daemon', () => {
 
   it('refused or failed XPATCHes still read their frame: before HELLO, wrong key, excluded, outside, unreadable', async () => {
     const body = framed(literalDelta(Buffer.from('must not arrive\n')));
-    const stranger = await RawPeer.open(h.client, h.server, { tls: true });
+    const stranger = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN] });
     assert.deepEqual(await exchange(stranger, ['CONFIG ']), [OK]);
     stranger.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('a.txt')}\n`), body]));
     assert.match((await stranger.line())!, /^Dear .*, please identify first\.$/);
     assert.deepEqual(await exchange(stranger, ['BYE']), ['OK (cu_later).'], 'the frame was not taken for commands');
     stranger.destroy();
 
-    const peer = await h.session();
+    const peer = await session();
     for (const [name, key] of [['a.txt', 'wrongkey'], ['excluded/keep.txt', h.key], ['escape/victim.txt', h.key]] as const) {
       peer.send(Buffer.concat([Buffer.from(`XPATCH ${key} ${F(name)}\n`), body]));
       assert.equal(await peer.line(), DENIED, name);
@@ -110,7 +126,7 @@ describe('XPATCH on our daemon', () => {
 
   it('a conflict is answered like PATCH and the frame is read', async () => {
     await h.server.write('inside.txt', 'changed on the server\n', 0o644);
-    const peer = await h.session();
+    const peer = await session();
     peer.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('inside.txt')}\n`), framed(literalDelta(Buffer.from('from the client\n')))]));
     assert.equal(await peer.line(), 'File is also marked dirty here!');
     assert.deepEqual(await exchange(peer, ['BYE']), ['OK (cu_later).']);
@@ -125,7 +141,7 @@ describe('XPATCH on our daemon', () => {
     const base = Buffer.alloc(10_000, 0x62);
     await h.server.write('based.txt', base, 0o644);
     assert.equal((await h.server.run(['-cI', h.server.path('based.txt')])).code, 0);
-    const peer = await h.session();
+    const peer = await session();
     /** SIG of based.txt: the signature frame after the checktxt line. */
     const sig = async (): Promise<Buffer> => {
       peer.send(`SIG ${h.key} ${F('based.txt')}`);
@@ -167,7 +183,7 @@ describe('XPATCH on our daemon', () => {
   it('a local change between a received file and its SETIME is a conflict: the local version stays', async () => {
     await h.server.write('racy.txt', 'before\n', 0o644);
     assert.equal((await h.server.run(['-cI', h.server.path('racy.txt')])).code, 0);
-    const peer = await h.session();
+    const peer = await session();
     peer.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('racy.txt')}\n`), framed(literalDelta(Buffer.from('from the client\n')))]));
     assert.equal(await peer.line(), OK);
     assert.deepEqual(await exchange(peer, [`SETMOD ${h.key} ${F('racy.txt')} 33188`]), [OK]);
@@ -185,12 +201,12 @@ describe('XPATCH on our daemon', () => {
 
   it('a delta that copies from a basis, or a cut connection, ends the session; target intact, no temp file', async () => {
     const copy = Buffer.concat([DELTA_MAGIC, Buffer.from([0x45, 0, 3, 0])]);
-    const peer = await h.session();
+    const peer = await session();
     peer.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('inside.txt')}\n`), framed(copy)]));
     assert.equal(await peer.line(), 'Input/output error');
     assert.ok(await peer.closed(), 'the session ends');
     peer.destroy();
-    const cut = await h.session();
+    const cut = await session();
     const delta = literalDelta(Buffer.alloc(500_000, 0x61));
     cut.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('inside.txt')}\n`), Buffer.from(`octet-stream ${delta.length}\n`), delta.subarray(0, 1000)]));
     await sleep(50);
