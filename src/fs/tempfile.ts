@@ -10,10 +10,12 @@
  * for a target is always the same (`.<basename>.csTemp`), so a temp file left
  * by a killed process is met again by the next write of that file. It is
  * removed when no process has it open (our own live temps are registered;
- * other processes are looked up in /proc); otherwise a random name is used.
+ * other processes are looked up in /proc); otherwise a random name that still
+ * says whose it is (`.cs` + 4 characters) is used. A daemon stopped by a signal
+ * removes the temp files it was writing.
  */
 import { readdir, readlink, stat, unlink } from 'node:fs/promises';
-import { constants as C, openSync, statSync } from 'node:fs';
+import { constants as C, openSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { log } from '../util/log.js';
 import { fsPath, type BStr } from '../util/bytes.js';
@@ -172,11 +174,32 @@ async function createFromTemplate(template: BStr): Promise<TempFile> {
   throw Object.assign(new Error('too many temp file collisions'), { code: 'EEXIST' });
 }
 
+/** A fallback suffix that still says whose it is: `cs` and four random characters. */
 function randomSuffix(): string {
-  const b = randomBytes(6);
-  let s = '';
-  for (let i = 0; i < 6; i++) s += ALPHABET[b[i]! % ALPHABET.length];
+  const b = randomBytes(4);
+  let s = 'cs';
+  for (let i = 0; i < 4; i++) s += ALPHABET[b[i]! % ALPHABET.length];
   return s;
+}
+
+/** A directory entry named like one of our temp files (`.<name>.csTemp` or `.<name>.cs` + 4 characters). */
+export function isOurTempName(name: BStr): boolean {
+  return name.charCodeAt(0) === 0x2e && /\.cs[A-Za-z0-9]{4}$/.test(name);
+}
+
+/**
+ * The process is about to die of a signal: remove the temp files it is
+ * writing (their content never arrived; the client keeps the files dirty).
+ */
+export function removeLiveTemps(): void {
+  for (const path of liveTemps) {
+    try {
+      unlinkSync(fsPath(path));
+    } catch {
+      // already gone
+    }
+  }
+  liveTemps.clear();
 }
 
 /** The temp file is done with (renamed or removed): it is no longer ours to protect. */

@@ -21,6 +21,7 @@ import { log } from '../util/log.js';
 import { Session } from './session.js';
 import { commitAllStores } from './stores.js';
 import { enableDirStatCache } from '../fs/dirstat.js';
+import { removeLiveTemps } from '../fs/tempfile.js';
 
 export async function runServer(opts: Options): Promise<number> {
   let exitCode = 0;
@@ -76,12 +77,14 @@ function inetdTap(): WireTap | null {
 }
 
 /**
- * SIGTERM / SIGINT: commit what the open stores hold, then die of the signal
- * as before. Returns the function that removes the handlers.
+ * SIGTERM / SIGINT: commit what the open stores hold, remove the temp files
+ * being written, then die of the signal as before. Returns the function that
+ * removes the handlers.
  */
 function commitOnSignals(): () => void {
   const onSignal = (sig: NodeJS.Signals): void => {
     commitAllStores();
+    removeLiveTemps();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.kill(process.pid, sig);

@@ -17,10 +17,9 @@ import { FatalError, strerror } from '../util/errors.js';
 import { log, errorCount } from '../util/log.js';
 import { toBuf, fsPath, type BStr } from '../util/bytes.js';
 import { markDirty } from './mark.js';
-import { STABLE_SUFFIX } from '../fs/tempfile.js';
+import { isOurTempName } from '../fs/tempfile.js';
 import { lstatDir } from '../fs/dirstat.js';
 
-const TEMP_SUFFIX = `.${STABLE_SUFFIX}`;
 import { urlEncode } from '../protocol/urlencode.js';
 import type { RunContext } from './context.js';
 
@@ -297,7 +296,7 @@ export class Checker {
       for (let i = names.length - 1; i >= 0; i--) {
         const name = names[i]!;
         // Beyond csync2: a content write in flight (ours, `.<name>.csTemp`) is not a file of the tree.
-        if (name.charCodeAt(0) === 0x2e && name.endsWith(TEMP_SUFFIX)) {
+        if (isOurTempName(name)) {
           log.debug(2, `Skipping temp file: ${base}/${name}`);
           continue;
         }

@@ -35,7 +35,7 @@ function clearDirty(h: Hostile): void {
 
 async function tempFiles(h: Hostile): Promise<string[]> {
   const all = await readdir(h.server.dataDir, { recursive: true });
-  return all.map(String).filter((p) => /(^|\/)\.[^/]+\.([A-Za-z0-9]{6}|csTemp)$/.test(p));
+  return all.map(String).filter((p) => /(^|\/)\.[^/]+\.[A-Za-z0-9]{6}$/.test(p));
 }
 
 describe('XPATCH on our daemon', () => {
@@ -197,6 +197,21 @@ describe('XPATCH on our daemon', () => {
     assert.ok((await h.server.dump('dirty')).some((r) => r[0]!.endsWith('racy.txt')), 'marked dirty to be pushed back');
     assert.match(h.log(), /racy\.txt from [0-9.]+: changed here while its new content was in flight/);
     clearDirty(h);
+  });
+
+  it('a daemon stopped by SIGTERM in the middle of a transfer removes its temp file', async () => {
+    const peer = await session();
+    const delta = literalDelta(Buffer.alloc(2_000_000, 0x71));
+    peer.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('inside.txt')}\n`), Buffer.from(`octet-stream ${delta.length}\n`),
+      delta.subarray(0, 1_000_000)]));
+    for (let i = 0; i < 100 && (await tempFiles(h)).length === 0; i++) await sleep(20);
+    assert.equal((await tempFiles(h)).length, 1, 'the transfer is under way');
+    process.kill(h.daemon.pid, 'SIGTERM');
+    await h.daemon.exited;
+    peer.destroy();
+    assert.deepEqual(await tempFiles(h), [], 'no temp file after SIGTERM');
+    assert.equal((await h.server.read('inside.txt')).toString(), 'inside\n');
+    h.daemon = await h.server.startDaemon({ mode: '-ii', verbose: 1 });
   });
 
   it('a delta that copies from a basis, or a cut connection, ends the session; target intact, no temp file', async () => {
