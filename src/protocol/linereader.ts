@@ -228,6 +228,11 @@ export class LineReader {
     this.notify();
   }
 
+  /** The owner is waiting for the peer: nothing is buffered and more() has not been woken yet. */
+  get waiting(): boolean {
+    return this.wake !== null;
+  }
+
   // --- internals ---
 
   private usable(): void {

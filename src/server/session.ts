@@ -347,11 +347,27 @@ export class Session {
     while (this.finishing.size > 0) await Promise.all(this.finishing.values());
   }
 
-  /** Send what a finished SETIME released, once its change is committed. */
+  private releaseQueued = false;
+
+  /**
+   * Send what a finished SETIME released, once its change is committed. Only when
+   * the session waits for the client (which may be waiting for this reply): a busy
+   * session sends it with the others at its reader's next wait. The completions of
+   * one loop turn share one commit and one write (it was one of each per file).
+   */
   private releaseSoon(): void {
+    if (this.lease === null || this.releaseQueued || !this.conn.reader.waiting) return;
+    this.releaseQueued = true;
+    setImmediate(() => {
+      this.releaseQueued = false;
+      this.releaseNow();
+    });
+  }
+
+  private releaseNow(): void {
     if (this.lease === null) return; // the session has ended: its last release was done
     const waited = this.releaseWhenCommitted();
-    if (waited) void waited.then(() => this.releaseSoon());
+    if (waited) void waited.then(() => this.releaseNow());
   }
 
   /**
