@@ -150,10 +150,12 @@ function cloneOwnerAndMode(fd: number, target: BStr, opts: ApplyOptions): void {
   // Synchronous metadata calls: microseconds each, where a thread-pool hop per call dominated small files.
   let st;
   try {
-    st = statSync(fsPath(target));
+    // A new file (most of a first push) is found missing without an exception's cost.
+    st = statSync(fsPath(target), { throwIfNoEntry: false });
   } catch {
-    return; // no old file: the temp file keeps 0600 until SETMOD
+    st = undefined;
   }
+  if (st === undefined) return; // no old file: the temp file keeps 0600 until SETMOD
   const uid = opts.ignoreUid ? -1 : st.uid;
   const gid = opts.ignoreGid ? -1 : st.gid;
   try {
