@@ -78,7 +78,7 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
   const sent = await sendSignature(s, r.real);
   // Beyond csync2: remembered for an XPATCH made against it (xpatch()).
   const after = sent === null ? null : lstatOrNull(r.real);
-  if (after !== null && sameVersion(st, after)) s.rememberSignature(r.real, signatureDigest(sent!), after);
+  if (after !== null && sameVersion(st, after)) s.rememberSignature(r.real, signatureDigest(sent!), after, sent!);
   return null;
 }
 
@@ -201,7 +201,12 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   const { conn } = s;
   const missing = statSync(fsPath(r.real), { throwIfNoEntry: false }) === undefined;
   await conn.writer.sendLine(OK_SEND_DATA);
-  await sendSignature(s, r.real, missing);
+  // csync2's client sends SIG, then PATCH of the same file: when it is still the version
+  // that SIG described, its signature is sent again without reading the whole file again.
+  const seen = missing ? null : s.takeSignature(r.real);
+  const now = seen?.bytes ? lstatOrNull(r.real) : null;
+  if (seen?.bytes && now !== null && sameVersion(seen.stat, now)) await conn.writer.sendFrame(seen.bytes);
+  else await sendSignature(s, r.real, missing);
   const size = await conn.reader.readFrameHeader(true);
   return receiveContent(s, r, size, missing);
 }

@@ -78,6 +78,20 @@ export type Outcome = null | {
 
 /** Signatures remembered for XPATCH per session (a pipelining client has at most a window of SIGs ahead). */
 const SIGNATURES_KEPT = 1024;
+/**
+ * The bytes of remembered signatures, up to this many in all (a 200 MB file's is 2 MB): a PATCH
+ * right after the SIG of the same, unchanged file sends them again instead of reading the file again.
+ */
+const SIGNATURE_BYTES_KEPT = 16 << 20;
+
+/** A signature this session's SIG sent. */
+export interface SentSignature {
+  digest: string;
+  /** The file's lstat() when it was made. */
+  stat: Stats;
+  /** The signature itself, while the byte budget allows. */
+  bytes: Buffer | null;
+}
 
 /** The commands that a pending file's temp file takes. */
 const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
@@ -106,7 +120,8 @@ export class Session {
   /** Received files going in place after their SETIME (its reply waits in a reserved slot), by real path. */
   private readonly finishing = new Map<BStr, Promise<void>>();
   /** Signatures SIG sent of regular files, by real path (the basis of an XPATCH; oldest dropped first). */
-  private readonly signatures = new Map<BStr, { digest: string; stat: Stats }>();
+  private readonly signatures = new Map<BStr, SentSignature>();
+  private signatureBytes = 0;
 
   constructor(readonly conn: Connection, so: SessionOptions) {
     this.opts = so.opts;
@@ -268,16 +283,35 @@ export class Session {
     return outcome?.end === true;
   }
 
-  rememberSignature(real: BStr, digest: string, stat: Stats): void {
-    this.signatures.delete(real);
-    this.signatures.set(real, { digest, stat });
-    if (this.signatures.size > SIGNATURES_KEPT) this.signatures.delete(this.signatures.keys().next().value!);
+  rememberSignature(real: BStr, digest: string, stat: Stats, bytes: Buffer): void {
+    this.forgetSignature(real);
+    const keep = bytes.length <= SIGNATURE_BYTES_KEPT;
+    this.signatures.set(real, { digest, stat, bytes: keep ? bytes : null });
+    if (keep) this.signatureBytes += bytes.length;
+    // Oldest first: beyond the count they go, beyond the byte budget their bytes go.
+    for (const [name, seen] of this.signatures) {
+      if (this.signatures.size > SIGNATURES_KEPT) {
+        this.forgetSignature(name);
+      } else if (this.signatureBytes > SIGNATURE_BYTES_KEPT && seen.bytes !== null) {
+        this.signatureBytes -= seen.bytes.length;
+        seen.bytes = null;
+      } else {
+        break;
+      }
+    }
   }
 
-  takeSignature(real: BStr): { digest: string; stat: Stats } | null {
+  takeSignature(real: BStr): SentSignature | null {
     const seen = this.signatures.get(real) ?? null;
-    this.signatures.delete(real);
+    this.forgetSignature(real);
     return seen;
+  }
+
+  private forgetSignature(real: BStr): void {
+    const seen = this.signatures.get(real);
+    if (seen === undefined) return;
+    if (seen.bytes !== null) this.signatureBytes -= seen.bytes.length;
+    this.signatures.delete(real);
   }
 
   private addPending(req: Request, write: PendingWrite): void {

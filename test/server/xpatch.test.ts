@@ -180,6 +180,48 @@ describe('XPATCH on our daemon', () => {
     clearDirty(h);
   });
 
+  it('PATCH after SIG (a real client): the signature SIG sent is sent again while the file is unchanged, a fresh one after a change', async () => {
+    await h.server.write('resig.txt', Buffer.alloc(10_000, 0x62), 0o644);
+    assert.equal((await h.server.run(['-cI', h.server.path('resig.txt')])).code, 0);
+    const peer = await h.session();
+    const sig = async (): Promise<Buffer> => {
+      peer.send(`SIG ${h.key} ${F('resig.txt')}`);
+      assert.equal(await peer.line(), 'OK (data_follows).');
+      await peer.line();
+      const frame = await peer.frame();
+      assert.equal(await peer.line(), OK);
+      return frame;
+    };
+    const patch = async (content: Buffer): Promise<Buffer> => {
+      peer.send(`PATCH ${h.key} ${F('resig.txt')}`);
+      assert.equal(await peer.line(), 'OK (send_data).');
+      const frame = await peer.frame();
+      peer.send(framed(literalDelta(content)));
+      assert.equal(await peer.line(), OK);
+      return frame;
+    };
+    const first = await sig();
+    assert.ok((await patch(Buffer.from('one\n'))).equals(first), 'the same signature again');
+    // SIG, then a local rewrite (same size, same mtime): PATCH must describe the new content.
+    const before = await sig();
+    const st = (await h.server.stat('resig.txt'))!;
+    await h.server.write('resig.txt', Buffer.from('two\n'), 0o644);
+    await utimes(h.server.path('resig.txt'), st.atime, st.mtime);
+    const fresh = await patch(Buffer.from('three\n'));
+    assert.ok(!fresh.equals(before), 'not the signature of the old content');
+    assert.deepEqual(await exchange(peer, ['BYE']), ['OK (cu_later).']);
+    peer.destroy();
+    // Signatures of 'one' and 'two' differ only in their sums: compare with a fresh SIG of 'two'.
+    await h.server.write('resig.txt', Buffer.from('two\n'), 0o644);
+    const again = await h.session();
+    again.send(`SIG ${h.key} ${F('resig.txt')}`);
+    assert.equal(await again.line(), 'OK (data_follows).');
+    await again.line();
+    assert.ok((await again.frame()).equals(fresh), 'PATCH sent the signature of the file as it was then');
+    again.destroy();
+    clearDirty(h);
+  });
+
   it('a local change between a received file and its SETIME is a conflict: the local version stays', async () => {
     await h.server.write('racy.txt', 'before\n', 0o644);
     assert.equal((await h.server.run(['-cI', h.server.path('racy.txt')])).code, 0);
