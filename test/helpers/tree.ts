@@ -3,7 +3,7 @@
  *
  * Paths are byte strings (latin1 BStr, like the rest of the project) relative to the tree root, joined
  * with '/'; the root itself is ''. Entries are sorted by byte order. `diffTrees` reports readable
- * differences and by default ignores what csync2 does not replicate (directory and symlink mtimes).
+ * differences and by default ignores what csync2 does not replicate (directory sizes, directory and symlink mtimes).
  */
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
@@ -106,6 +106,9 @@ export function diffTrees(a: TreeSnapshot, b: TreeSnapshot, opts: DiffOptions = 
     for (const field of FIELDS) {
       if (ignore.has(field)) continue;
       if (field === 'mtime' && l.type === 'dir' && r.type === 'dir' && !opts.dirMtime) continue;
+      // A directory's size is its file system's bookkeeping (ext4 grows it by blocks as entries
+      // come and never shrinks it): nothing csync2 replicates or could.
+      if (field === 'size' && l.type === 'dir' && r.type === 'dir') continue;
       if ((field === 'mtime' || field === 'size') && l.type === 'lnk' && r.type === 'lnk' && !opts.linkTimes) continue;
       const lv = l[field];
       const rv = r[field];
