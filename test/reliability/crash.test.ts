@@ -10,7 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  createCluster, diffTrees, formatRun, sleep, type Cluster, type Impl, type RunResult, type TestHost,
+  createCluster, diffTrees, formatRun, sleep, type Cluster, type Impl, type TestHost,
 } from '../helpers/index.js';
 import { FULL, Rng, SEED, scale } from './scale.js';
 import { CLIENT_IMPLS, integrityOk, tempFilesIn } from './common.js';
@@ -91,19 +91,19 @@ describe('kill -9 during a push', { concurrency: false }, () => {
           cluster = await createCluster({ hosts: [{ impl: clientImpl }, { impl: serverImpl }] });
           [client, server] = cluster.hosts as [TestHost, TestHost];
           current = await scenario.write(client, version);
-          const started = Date.now();
-          await pushToCompletion();
-          pushMs = Date.now() - started;
+          pushMs = await pushToCompletion();
         });
         after(() => cluster.cleanup());
 
-        /** A clean run: daemon up, `csync2 -xv`, daemon down; must succeed. */
-        async function pushToCompletion(): Promise<RunResult> {
+        /** A clean run: daemon up, `csync2 -xv`, daemon down; must succeed. Returns the client's run time in ms. */
+        async function pushToCompletion(): Promise<number> {
           const daemon = await server.startDaemon({ mode: '-ii' });
+          const started = Date.now();
           const r = await client.run(['-xv'], { timeoutMs: 300_000 });
+          const ms = Date.now() - started;
           const d = await daemon.stop();
           assert.equal(r.code, 0, `${formatRun(r)}\n--- daemon (${serverImpl}) ---\n${d.stderr.toString('latin1').slice(-6000)}`);
-          return r;
+          return ms;
         }
 
         /** Temp files a killed session left behind a real daemon (csync2 never removes them). */
@@ -135,13 +135,20 @@ describe('kill -9 during a push', { concurrency: false }, () => {
               assert.equal(check.code, 0, formatRun(check));
 
               const daemon = await server.startDaemon({ mode: '-ii' });
+              const spawned = Date.now();
               const push = client.spawn(['-uv']);
-              await sleep(Math.floor(pushMs * (0.05 + 0.9 * rng.next())));
+              let endedAt = 0;
+              void push.exited.then(() => {
+                endedAt = Date.now();
+              });
+              await sleep(Math.floor(pushMs * (0.05 + 0.8 * rng.next())));
               const stillRunning = push.running;
               if (target === 'daemon') daemon.kill('SIGKILL');
               else push.kill('SIGKILL');
               if (stillRunning) midTransfer++;
               await push.exited;
+              // The push was over before the kill: aim the next kills within its real length.
+              if (!stillRunning && endedAt > spawned) pushMs = endedAt - spawned;
               if (target === 'client' && serverImpl === 'ours') {
                 // Our daemon ends the session on EOF and must remove its temp file itself.
                 const deadline = Date.now() + 5000;
