@@ -138,6 +138,7 @@ mount --bind /dev "$old"
 mount -t tmpfs -o mode=755 tmpfs /dev
 for n in null zero full random urandom tty; do [ ! -e "$old/$n" ] || ln -s "$old/$n" "/dev/$n"; done
 ln -s /proc/self/fd /dev/fd
+: > "$out"  # exists before the wait below looks (else grep complains on the command's stderr)
 setpriv --pdeathsig SIGKILL perl -e "$catcher" /dev/log > "$out" &
 cp=$!
 while ! grep -qx READY "$out"; do sleep 0.02; done
