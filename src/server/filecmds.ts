@@ -27,7 +27,7 @@ import { ERR_BASIS_CHANGED, signatureDigest } from '../protocol/xpatch.js';
 import { lstatDir } from '../fs/dirstat.js';
 import { isSymlink } from './confine.js';
 import { makeNode, type NodeKind } from './special.js';
-import type { Outcome, Request, Session } from './session.js';
+import type { Outcome, Request, SentSignature, Session } from './session.js';
 
 const EIO_TEXT = 'Input/output error';
 
@@ -85,6 +85,14 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
 /** The same file, unchanged (inode, size, modification and change times). */
 function sameVersion(a: Stats, b: Stats): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** The signature this session's SIG sent of the file, used up; null unless the file is still that version. */
+function takeCurrentSignature(s: Session, real: BStr): SentSignature | null {
+  const seen = s.takeSignature(real);
+  if (seen === null) return null;
+  const now = lstatOrNull(real);
+  return now !== null && sameVersion(seen.stat, now) ? seen : null;
 }
 
 /** csync_rs_sig(): the signature of the current file, the fixed empty one when it is missing. Returns what was sent. */
@@ -203,9 +211,8 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   await conn.writer.sendLine(OK_SEND_DATA);
   // csync2's client sends SIG, then PATCH of the same file: when it is still the version
   // that SIG described, its signature is sent again without reading the whole file again.
-  const seen = missing ? null : s.takeSignature(r.real);
-  const now = seen?.bytes ? lstatOrNull(r.real) : null;
-  if (seen?.bytes && now !== null && sameVersion(seen.stat, now)) await conn.writer.sendFrame(seen.bytes);
+  const seen = missing ? null : takeCurrentSignature(s, r.real);
+  if (seen?.bytes) await conn.writer.sendFrame(seen.bytes);
   else await sendSignature(s, r.real, missing);
   const size = await conn.reader.readFrameHeader(true);
   return receiveContent(s, r, size, missing);
@@ -222,9 +229,8 @@ export async function xpatch(s: Session, r: Request): Promise<Outcome> {
   // session's SIG sent: the file must still be that version.
   const token = r.tags[3]!;
   if (token !== '') {
-    const seen = s.takeSignature(r.real);
-    const now = lstatOrNull(r.real);
-    if (seen === null || seen.digest !== token || now === null || !sameVersion(seen.stat, now)) {
+    const seen = takeCurrentSignature(s, r.real);
+    if (seen === null || seen.digest !== token) {
       log.debug(1, `${r.name} from ${s.peer}: not the version its SIG described; the XPATCH is refused.`);
       return { error: ERR_BASIS_CHANGED, noUpdate: true };
     }

@@ -216,13 +216,13 @@ export class Session {
     }
   }
 
-  /** One command line. Returns true when the session ends. */
   /** The command table entry, extensions only when agreed on. */
   private commandSpec(cmd: BStr): CommandSpec | undefined {
     const spec = COMMANDS.get(cmd);
     return spec?.extension && !this.conn.extensions ? undefined : spec;
   }
 
+  /** One command line. Returns true when the session ends. */
   private async command(req: Request): Promise<boolean> {
     const spec = this.commandSpec(req.cmd);
     if (!spec) {

@@ -53,6 +53,16 @@ describe('XPATCH on our daemon', () => {
     return peer;
   }
 
+  /** SIG of `rel`: the signature frame after the checktxt line. */
+  async function sigOf(peer: RawPeer, rel: string): Promise<Buffer> {
+    peer.send(`SIG ${h.key} ${F(rel)}`);
+    assert.equal(await peer.line(), 'OK (data_follows).');
+    await peer.line();
+    const frame = await peer.frame();
+    assert.equal(await peer.line(), OK);
+    return frame;
+  }
+
   it('XPATCH exists only for a session that agreed on the extensions in the TLS handshake', async () => {
     const plain = await h.session();
     assert.equal(plain.alpn, false);
@@ -142,15 +152,7 @@ describe('XPATCH on our daemon', () => {
     await h.server.write('based.txt', base, 0o644);
     assert.equal((await h.server.run(['-cI', h.server.path('based.txt')])).code, 0);
     const peer = await session();
-    /** SIG of based.txt: the signature frame after the checktxt line. */
-    const sig = async (): Promise<Buffer> => {
-      peer.send(`SIG ${h.key} ${F('based.txt')}`);
-      assert.equal(await peer.line(), 'OK (data_follows).');
-      await peer.line();
-      const frame = await peer.frame();
-      assert.equal(await peer.line(), OK);
-      return frame;
-    };
+    const sig = (): Promise<Buffer> => sigOf(peer, 'based.txt');
     // COPY the first 8000 bytes of the basis (opcode 0x46: 1-byte position, 2-byte length), then "tail".
     const copyAndTail = Buffer.concat([DELTA_MAGIC, Buffer.from([0x46, 0, 0x1f, 0x40, 0x04]), Buffer.from('tail'), Buffer.from([0])]);
     const send = (token: string): void =>
@@ -184,14 +186,7 @@ describe('XPATCH on our daemon', () => {
     await h.server.write('resig.txt', Buffer.alloc(10_000, 0x62), 0o644);
     assert.equal((await h.server.run(['-cI', h.server.path('resig.txt')])).code, 0);
     const peer = await h.session();
-    const sig = async (): Promise<Buffer> => {
-      peer.send(`SIG ${h.key} ${F('resig.txt')}`);
-      assert.equal(await peer.line(), 'OK (data_follows).');
-      await peer.line();
-      const frame = await peer.frame();
-      assert.equal(await peer.line(), OK);
-      return frame;
-    };
+    const sig = (): Promise<Buffer> => sigOf(peer, 'resig.txt');
     const patch = async (content: Buffer): Promise<Buffer> => {
       peer.send(`PATCH ${h.key} ${F('resig.txt')}`);
       assert.equal(await peer.line(), 'OK (send_data).');
@@ -211,13 +206,10 @@ describe('XPATCH on our daemon', () => {
     assert.ok(!fresh.equals(before), 'not the signature of the old content');
     assert.deepEqual(await exchange(peer, ['BYE']), ['OK (cu_later).']);
     peer.destroy();
-    // Signatures of 'one' and 'two' differ only in their sums: compare with a fresh SIG of 'two'.
+    // What PATCH sent is the signature of 'two': a new session's SIG of 'two' says the same.
     await h.server.write('resig.txt', Buffer.from('two\n'), 0o644);
     const again = await h.session();
-    again.send(`SIG ${h.key} ${F('resig.txt')}`);
-    assert.equal(await again.line(), 'OK (data_follows).');
-    await again.line();
-    assert.ok((await again.frame()).equals(fresh), 'PATCH sent the signature of the file as it was then');
+    assert.ok((await sigOf(again, 'resig.txt')).equals(fresh), 'PATCH sent the signature of the file as it was then');
     again.destroy();
     clearDirty(h);
   });
