@@ -1,9 +1,14 @@
 /**
  * Entry point of bin/csync2: start-up order of csync2's main(), then one mode,
  * then the common ending (actions, commit, `Finished with N errors.`, exit code).
+ * A standalone daemon starts listening first, before the bulk of the modules
+ * loads (net/early-listen.ts says why).
  */
-import { run } from './run.js';
-import { log } from '../util/log.js';
+import { listenEarly } from '../net/early-listen.js';
+
+await listenEarly(process.argv.slice(2));
+const { run } = await import('./run.js');
+const { log } = await import('../util/log.js');
 
 run().then(async (code) => {
   await log.close();

@@ -24,6 +24,7 @@ import { log, logContext } from '../util/log.js';
 import { stderrWireTap, type WireTap } from '../protocol/wiredump.js';
 import { Connection } from './connection.js';
 import { resolveName, resolvePort, ResolveError } from './resolve.js';
+import { adoptEarlyListener, dropEarlyListener } from './early-listen.js';
 
 export type SessionHandler = (conn: Connection) => Promise<void>;
 
@@ -219,11 +220,24 @@ export async function openListener(opts: ServeOptions): Promise<net.Server> {
     port = resolvePort(opts.port);
     hosts = opts.bindName !== null ? (await resolveName(opts.bindName)).map((a) => a.address) : ['0.0.0.0'];
   } catch (err) {
+    await dropEarlyListener();
     const why = err instanceof ResolveError ? err : null;
     log.debug(1, `Cannot prepare local socket, getaddrinfo: ${why ? why.message : String(err)}`);
     // csync2 then prints whatever errno was left over: these are the texts it shows.
     const stale = why && why.code === 'EAI_SERVICE' ? 'Success' : 'No such file or directory';
     throw new FatalError(`Server error: ${stale}`, why?.detail);
+  }
+  const adopted = await adoptEarlyListener(hosts[0]!, port);
+  if (adopted !== null) {
+    logListening(adopted.server, opts);
+    // After the caller has attached its handler (it does so as soon as this returns).
+    setImmediate(() => {
+      for (const s of adopted.queued) {
+        if (adopted.server.listening) adopted.server.emit('connection', s);
+        else s.destroy();
+      }
+    });
+    return adopted.server;
   }
   let lastErr: Error | null = null;
   for (const host of hosts) {

@@ -1,0 +1,132 @@
+/**
+ * The standalone daemon (`-ii`, `-iii`) listens before the rest of csync2-ts
+ * is loaded. csync2 binds right after getopt, in a few milliseconds; scripts
+ * (csync2's own tests among them) start a daemon in the background and a
+ * client at once, and a client that connects before the daemon listens fails.
+ * Loading all our modules takes a few hundred milliseconds on a slow machine;
+ * this module needs only node:net, node:dns and node:fs.
+ *
+ * Only a command line whose meaning is certain takes this path: `-ii`/`-iii`
+ * with nothing but -v, -t, -N, -p (a number), -D and -C. openListener() later
+ * adopts the socket when the full resolution gives the same address and port;
+ * otherwise it is closed and the usual path binds (and reports any error).
+ * Connections accepted meanwhile wait, unread, for the session code.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Server, Socket } from 'node:net';
+
+export interface EarlyListener {
+  server: Server;
+  host: string;
+  port: number;
+  /** Connections accepted before the session code took over. */
+  queued: Socket[];
+}
+
+let early: Promise<EarlyListener | null> | null = null;
+
+/** What the command line asks for, when it is a plain standalone daemon; else null. */
+export function plainDaemonArgs(argv: readonly string[]): { name: string | null; port: number } | null {
+  let is = 0;
+  let name: string | null = null;
+  let port = 30865;
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k]!;
+    if (a.length < 2 || a[0] !== '-' || a[1] === '-') return null; // file names, `--`, long options
+    for (let j = 1; j < a.length; j++) {
+      const c = a[j]!;
+      if (c === 'i') is++;
+      else if (c === 'v' || c === 't') continue;
+      else if ('NpDC'.includes(c)) {
+        // getopt: the value is the rest of this word, or the next word.
+        let value = a.slice(j + 1);
+        if (value === '') {
+          if (k + 1 >= argv.length) return null;
+          value = argv[++k]!;
+        }
+        if (c === 'N') {
+          if (!/^[\x21-\x7e]*$/.test(value)) return null; // other bytes: the usual path's encoding rules
+          name = value.slice(0, 255).toLowerCase();
+        }
+        if (c === 'p') {
+          if (!/^[0-9]{1,5}$/.test(value) || Number(value) > 65535) return null;
+          port = Number(value);
+        }
+        break;
+      } else {
+        return null;
+      }
+    }
+  }
+  return is === 2 || is === 3 ? { name, port } : null;
+}
+
+/**
+ * Start listening when the command line is a plain standalone daemon (see the
+ * module comment). Never throws: any failure leaves the binding to the usual path.
+ */
+export async function listenEarly(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const want = plainDaemonArgs(argv);
+  // The stop switch (csync2.lock) and systemd's sockets are the usual path's business.
+  if (want === null || env.LISTEN_FDS !== undefined) return;
+  const systemDir = env.CSYNC2_SYSTEM_DIR ?? '/etc';
+  if (existsSync(`${systemDir}/csync2.lock`)) return;
+  early = open(want.name, want.port).catch(() => null);
+  await early;
+}
+
+async function open(name: string | null, port: number): Promise<EarlyListener | null> {
+  // require(): no ES module facade to build for two built-ins.
+  const require = createRequire(import.meta.url);
+  const net = require('node:net') as typeof import('node:net');
+  let host = '0.0.0.0';
+  if (name !== null && net.isIP(name) !== 0) {
+    host = name;
+  } else if (name !== null) {
+    const dns = require('node:dns') as typeof import('node:dns');
+    const addrs = await dns.promises.lookup(name, { all: true, verbatim: true });
+    const first = addrs.find((a) => a.family === 4 || a.family === 6);
+    if (first === undefined) return null;
+    host = first.address;
+  }
+  const server = net.createServer({ noDelay: true });
+  const queued: Socket[] = [];
+  const hold = (s: Socket): void => {
+    queued.push(s);
+  };
+  server.on('connection', hold);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog: 128, ipv6Only: false }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, host, port, queued };
+}
+
+/**
+ * The early socket when it listens on `host`:`port` (the usual resolution's
+ * first choice), with the connections it accepted meanwhile; the caller takes
+ * over its 'connection' events. Otherwise it is closed and null is returned.
+ */
+export async function adoptEarlyListener(host: string, port: number): Promise<EarlyListener | null> {
+  const got = early === null ? null : await early;
+  early = null;
+  if (got === null) return null;
+  got.server.removeAllListeners('connection');
+  if (got.host === host && got.port === port) return got;
+  for (const s of got.queued) s.destroy();
+  await new Promise<void>((resolve) => got.server.close(() => resolve()));
+  return null;
+}
+
+/** The early socket is not used (a mode or an error that never listens): close it. */
+export async function dropEarlyListener(): Promise<void> {
+  const got = early === null ? null : await early;
+  early = null;
+  if (got === null) return;
+  for (const s of got.queued) s.destroy();
+  await new Promise<void>((resolve) => got.server.close(() => resolve()));
+}
