@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import {
-  chmod, lstat, mkdir, readFile, rm, symlink, utimes, writeFile,
+  chmod, lstat, mkdir, readdir, readFile, rm, symlink, utimes, writeFile,
 } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -69,6 +69,22 @@ export interface DaemonOptions {
   lifetimeMs?: number;
 }
 
+/** Processes whose parent is `pid` (from /proc/<pid>/stat: the field after the command name). */
+async function childPids(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const e of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(e)) continue;
+    try {
+      const stat = await readFile(`/proc/${e}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Thrown when a daemon exits or never listens. */
 export class DaemonStartError extends Error {
   constructor(message: string, readonly result: RunResult) {
@@ -101,6 +117,19 @@ export class Daemon {
 
   stderr(): Buffer {
     return this.proc.stderr();
+  }
+
+  /**
+   * Wait until the daemon has no child processes (a real csync2 forks one per session, which
+   * commits its database after the client has gone); false when `timeoutMs` passed first.
+   */
+  async sessionsEnded(timeoutMs = 5000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running || (await childPids(this.pid)).length === 0) return true;
+      if (Date.now() > deadline) return false;
+      await sleep(20);
+    }
   }
 
   /** SIGTERM to its process group, SIGKILL after `graceMs`. */

@@ -10,7 +10,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  createCluster, diffTrees, formatRun, sleep, type Cluster, type Impl, type TestHost,
+  createCluster, diffTrees, formatRun, sleep, type Cluster, type Daemon, type Impl, type TestHost,
 } from '../helpers/index.js';
 import { FULL, Rng, SEED, scale } from './scale.js';
 import { CLIENT_IMPLS, integrityOk, tempFilesIn } from './common.js';
@@ -101,9 +101,19 @@ describe('kill -9 during a push', { concurrency: false }, () => {
           const started = Date.now();
           const r = await client.run(['-xv'], { timeoutMs: 300_000 });
           const ms = Date.now() - started;
+          await sessionsCommitted(daemon);
           const d = await daemon.stop();
           assert.equal(r.code, 0, `${formatRun(r)}\n--- daemon (${serverImpl}) ---\n${d.stderr.toString('latin1').slice(-6000)}`);
           return ms;
+        }
+
+        /**
+         * A real daemon's session (a forked child) commits its database after its client has gone;
+         * stopping the daemon kills it with the group, and files it wrote without their rows then look
+         * like local changes to the next session ("File is also marked dirty here!").
+         */
+        async function sessionsCommitted(daemon: Daemon): Promise<void> {
+          if (serverImpl === 'real') assert.ok(await daemon.sessionsEnded(10_000), 'the real daemon session did not end');
         }
 
         /** Temp files a killed session left behind a real daemon (csync2 never removes them). */
@@ -164,6 +174,7 @@ describe('kill -9 during a push', { concurrency: false }, () => {
                 while ((await tempFilesIn(server.dataDir)).length > 0 && Date.now() < deadline) await sleep(50);
                 assert.deepEqual(await tempFilesIn(server.dataDir), [], 'our daemon left a temp file after the client died');
               }
+              await sessionsCommitted(daemon);
               await daemon.stop();
 
               const dirty = new Set((await client.dump('dirty')).map((row) => row[0]!));
