@@ -15,6 +15,14 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server, Socket } from 'node:net';
+import { DEFAULT_PORT } from '../cli/options.js';
+
+/**
+ * csync2 passes 5 to listen(). Beyond csync2 we allow a longer accept queue: with 5, a burst of
+ * connections (many hosts pushing at once from cron) overflows it while sessions start, the
+ * kernel drops the SYNs and each such client waits a full 1 s SYN retransmit.
+ */
+export const LISTEN_BACKLOG = 128;
 
 export interface EarlyListener {
   server: Server;
@@ -30,7 +38,7 @@ let early: Promise<EarlyListener | null> | null = null;
 export function plainDaemonArgs(argv: readonly string[]): { name: string | null; port: number } | null {
   let is = 0;
   let name: string | null = null;
-  let port = 30865;
+  let port = Number(DEFAULT_PORT);
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
     if (a.length < 2 || a[0] !== '-' || a[1] === '-') return null; // file names, `--`, long options
@@ -92,18 +100,27 @@ async function open(name: string | null, port: number): Promise<EarlyListener | 
   }
   const server = net.createServer({ noDelay: true });
   const queued: Socket[] = [];
-  const hold = (s: Socket): void => {
-    queued.push(s);
-  };
-  server.on('connection', hold);
+  server.on('connection', (s: Socket) => queued.push(s));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, backlog: 128, ipv6Only: false }, () => {
+    server.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
       server.off('error', reject);
       resolve();
     });
   });
   return { server, host, port, queued };
+}
+
+/** The early listener, once its start has settled (null: none); it is taken only once. */
+async function take(): Promise<EarlyListener | null> {
+  const got = early === null ? null : await early;
+  early = null;
+  return got;
+}
+
+async function close(got: EarlyListener): Promise<void> {
+  for (const s of got.queued) s.destroy();
+  await new Promise<void>((resolve) => got.server.close(() => resolve()));
 }
 
 /**
@@ -112,21 +129,16 @@ async function open(name: string | null, port: number): Promise<EarlyListener | 
  * over its 'connection' events. Otherwise it is closed and null is returned.
  */
 export async function adoptEarlyListener(host: string, port: number): Promise<EarlyListener | null> {
-  const got = early === null ? null : await early;
-  early = null;
+  const got = await take();
   if (got === null) return null;
   got.server.removeAllListeners('connection');
   if (got.host === host && got.port === port) return got;
-  for (const s of got.queued) s.destroy();
-  await new Promise<void>((resolve) => got.server.close(() => resolve()));
+  await close(got);
   return null;
 }
 
 /** The early socket is not used (a mode or an error that never listens): close it. */
 export async function dropEarlyListener(): Promise<void> {
-  const got = early === null ? null : await early;
-  early = null;
-  if (got === null) return;
-  for (const s of got.queued) s.destroy();
-  await new Promise<void>((resolve) => got.server.close(() => resolve()));
+  const got = await take();
+  if (got !== null) await close(got);
 }

@@ -24,17 +24,11 @@ import { log, logContext } from '../util/log.js';
 import { stderrWireTap, type WireTap } from '../protocol/wiredump.js';
 import { Connection } from './connection.js';
 import { resolveName, resolvePort, ResolveError } from './resolve.js';
-import { adoptEarlyListener, dropEarlyListener } from './early-listen.js';
+import { LISTEN_BACKLOG, adoptEarlyListener, dropEarlyListener } from './early-listen.js';
 
 export type SessionHandler = (conn: Connection) => Promise<void>;
 
 export const DAEMON_BANNER = 'Csync2 daemon running. Waiting for connections.';
-/**
- * csync2 passes 5 to listen(). Beyond csync2 we allow a longer accept queue: with 5, a burst of
- * connections (many hosts pushing at once from cron) overflows it while sessions start, the
- * kernel drops the SYNs and each such client waits a full 1 s SYN retransmit.
- */
-const BACKLOG = 128;
 /** First fd passed by systemd socket activation. */
 const SD_LISTEN_FDS_START = 3;
 
@@ -207,7 +201,7 @@ export async function openListener(opts: ServeOptions): Promise<net.Server> {
   const activated = socketActivationFd(env, opts.pid ?? process.pid);
   if (activated !== null) {
     const server = net.createServer({ noDelay: true });
-    await listenOn(server, () => server.listen({ fd: activated }, BACKLOG)).catch((err: Error) => {
+    await listenOn(server, () => server.listen({ fd: activated }, LISTEN_BACKLOG)).catch((err: Error) => {
       throw serverError(err);
     });
     logListening(server, opts);
@@ -243,7 +237,7 @@ export async function openListener(opts: ServeOptions): Promise<net.Server> {
   for (const host of hosts) {
     const srv = net.createServer({ noDelay: true });
     try {
-      await listenOn(srv, () => srv.listen({ host, port, backlog: BACKLOG, ipv6Only: false }));
+      await listenOn(srv, () => srv.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }));
       logListening(srv, opts);
       return srv;
     } catch (err) {
