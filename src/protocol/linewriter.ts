@@ -115,6 +115,11 @@ export class LineWriter {
     this.heldBytes += buf.length;
   }
 
+  /** Output is held back (hold() and not flushed yet). */
+  get holdsOutput(): boolean {
+    return this.held !== null && this.held.length > 0;
+  }
+
   /** Write what hold() collected, in one write, up to the first reply slot not filled yet; holding goes on. */
   flushHeld(): void {
     const h = this.held;

@@ -3,6 +3,7 @@
  * only a partial block is kept between them. Output is the librsync signature
  * format (spec librsync-format.md §3), byte-identical to rs_sig_file/rdiff.
  */
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { MAX_STRONG_LEN } from './format.js';
 import { READ_CHUNK, readHandleChunks } from './fileio.js';
@@ -154,43 +155,99 @@ export async function* signatureStream(input: AsyncIterable<Uint8Array> | Iterab
 }
 
 /**
+ * Files up to this size are read with blocking reads: the daemon answers a burst of
+ * SIGs for changed files, and five thread-pool round trips per small file (open,
+ * stat, read, read, close) left it idle most of the time (a few ms of page-cache
+ * copying at most).
+ */
+const SYNC_READ_MAX = 1 << 20;
+
+/**
  * The whole signature of a file (about 20 bytes per 2 KiB block: small enough to
- * return in one Buffer); the file itself is streamed. blockLen 0 and strongLen -1
+ * return in one Buffer); a big file is streamed. blockLen 0 and strongLen -1
  * use the file's size like rdiff.
  */
 export async function signatureOfFile(path: string | Buffer, opts?: SigOptions): Promise<Buffer> {
+  // O_NONBLOCK: a file replaced by a FIFO since its lstat() fails instead of hanging.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  let size: number;
+  try {
+    size = fstatSync(fd).size;
+    if (size <= SYNC_READ_MAX) return buildSignature(size, opts, readFdSync(fd, size));
+  } finally {
+    closeSync(fd);
+  }
   const fh = await open(path, 'r');
   try {
-    const size = (await fh.stat()).size;
-    const builder = new SignatureBuilder(resolveSigParams(opts, size));
-    const { blockLen, strongLen } = builder.params;
-    // Written in place when the file keeps its size (no second copy for Buffer.concat).
-    const out = Buffer.allocUnsafe(12 + Math.ceil(size / blockLen) * (4 + strongLen));
-    let length = 0;
-    let parts: Buffer[] | null = null;
-    const put = (piece: Buffer): void => {
-      if (parts === null && length + piece.length <= out.length) {
-        piece.copy(out, length);
-        length += piece.length;
-        return;
-      }
-      parts ??= [out.subarray(0, length)];
-      parts.push(piece);
-    };
-    put(builder.header());
-    // Chunks that are whole multiples of the block keep every block in place and aligned;
-    // a small file gets a buffer of its own size, not 1 MiB.
-    const chunk = blockLen >= READ_CHUNK ? READ_CHUNK : Math.floor(READ_CHUNK / blockLen) * blockLen;
-    for await (const data of readHandleChunks(fh, Math.min(chunk, Math.max(size, 1)))) {
-      if (parts === null && length + builder.entriesFor(data.length) <= out.length) {
-        length += builder.updateInto(data, out, length);
-      } else {
-        put(builder.update(data));
-      }
-    }
-    put(builder.final());
-    return parts === null ? out.subarray(0, length) : Buffer.concat(parts);
+    const now = (await fh.stat()).size;
+    return await buildSignature(now, opts, readHandleChunks(fh, chunkFor(now, opts)));
   } finally {
     await fh.close();
   }
+}
+
+/** The read size for a file of `size` bytes: whole blocks, and no more than the file (a small file gets a small buffer). */
+function chunkFor(size: number, opts?: SigOptions): number {
+  const { blockLen } = resolveSigParams(opts, size);
+  const chunk = blockLen >= READ_CHUNK ? READ_CHUNK : Math.floor(READ_CHUNK / blockLen) * blockLen;
+  return Math.min(chunk, Math.max(size, 1));
+}
+
+/** The file's content to its end, with blocking reads: the expected size at once, then whatever it grew by. */
+function* readFdSync(fd: number, size: number): Generator<Uint8Array> {
+  let buf = Buffer.allocUnsafe(Math.max(size, 1));
+  for (;;) {
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    if (n > 0) yield buf.subarray(0, n);
+    if (n < buf.length) return;
+    buf = Buffer.allocUnsafe(READ_CHUNK);
+  }
+}
+
+/** The signature of `chunks`, the content of a file of (about) `size` bytes, written in place while it keeps that size. */
+function buildSignature(size: number, opts: SigOptions | undefined, chunks: Iterable<Uint8Array>): Buffer;
+function buildSignature(size: number, opts: SigOptions | undefined, chunks: AsyncIterable<Uint8Array>): Promise<Buffer>;
+function buildSignature(
+  size: number, opts: SigOptions | undefined, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): Buffer | Promise<Buffer> {
+  const builder = new SignatureBuilder(resolveSigParams(opts, size));
+  const { blockLen, strongLen } = builder.params;
+  // Written in place when the file keeps its size (no second copy for Buffer.concat).
+  const out = Buffer.allocUnsafe(12 + Math.ceil(size / blockLen) * (4 + strongLen));
+  let length = 0;
+  let parts: Buffer[] | null = null;
+  const put = (piece: Buffer): void => {
+    if (parts === null && length + piece.length <= out.length) {
+      piece.copy(out, length);
+      length += piece.length;
+      return;
+    }
+    parts ??= [out.subarray(0, length)];
+    parts.push(piece);
+  };
+  const add = (data: Uint8Array): void => {
+    if (parts === null && length + builder.entriesFor(data.length) <= out.length) {
+      length += builder.updateInto(data, out, length);
+    } else {
+      put(builder.update(data));
+    }
+  };
+  const end = (): Buffer => {
+    put(builder.final());
+    return parts === null ? out.subarray(0, length) : Buffer.concat(parts);
+  };
+  put(builder.header());
+  if (Symbol.iterator in chunks) {
+    for (const data of chunks) add(data);
+    return end();
+  }
+  return (async () => {
+    for await (const data of chunks) add(data);
+    return end();
+  })();
 }

@@ -76,6 +76,7 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
   }
   await conn.writer.sendText(head);
   const sent = await sendSignature(s, r.real);
+  if (sent !== null && sent !== MISSING_FILE_SIGNATURE) s.replyUrgent = true;
   // Beyond csync2: remembered for an XPATCH made against it (xpatch()).
   const after = sent === null ? null : lstatOrNull(r.real);
   if (after !== null && sameVersion(st, after)) s.rememberSignature(r.real, signatureDigest(sent!), after, sent!);

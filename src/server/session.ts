@@ -122,6 +122,11 @@ export class Session {
   /** Signatures SIG sent of regular files, by real path (the basis of an XPATCH; oldest dropped first). */
   private readonly signatures = new Map<BStr, SentSignature>();
   private signatureBytes = 0;
+  /**
+   * A reply the client waits for to go on (a signature: its delta is made from it) is
+   * held: it leaves with the command's last line instead of at the end of the burst.
+   */
+  replyUrgent = false;
 
   constructor(readonly conn: Connection, so: SessionOptions) {
     this.opts = so.opts;
@@ -280,6 +285,7 @@ export class Session {
     if (!outcome?.noReply) {
       await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
     }
+    if (this.replyUrgent) await this.releaseUrgent();
     return outcome?.end === true;
   }
 
@@ -390,7 +396,7 @@ export class Session {
    * one loop turn share one commit and one write (it was one of each per file).
    */
   private releaseSoon(): void {
-    if (this.lease === null || this.releaseQueued || !this.conn.reader.waiting) return;
+    if (this.lease === null || this.releaseQueued || !(this.conn.reader.waiting || this.replyUrgent)) return;
     this.releaseQueued = true;
     setImmediate(() => {
       this.releaseQueued = false;
@@ -412,6 +418,20 @@ export class Session {
   private release(): void {
     this.ctx.store.commit();
     this.conn.writer.flushHeld();
+    // Still held behind a reply whose file is not in place yet: it leaves when that one is filled.
+    this.replyUrgent &&= this.conn.writer.holdsOutput;
+  }
+
+  /**
+   * Send an urgent reply now, unless another session is mid-change (then it stays
+   * flagged for the next release), and let the event loop turn: a TLS socket takes
+   * the next write only after the last one's completion, which comes from the loop,
+   * and the commands buffered behind this one would otherwise keep it from turning.
+   */
+  private async releaseUrgent(): Promise<void> {
+    if (this.ctx.store.criticalOpen) return;
+    this.release();
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** The reader is about to wait: release the replies once no other session is mid-change. */

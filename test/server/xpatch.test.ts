@@ -265,4 +265,26 @@ describe('XPATCH on our daemon', () => {
     assert.equal((await h.server.read('inside.txt')).toString(), 'inside\n');
     await assertStillServing(h, 'xpatch-corrupt');
   });
+
+  it('pipelined SIGs: a signature leaves at once, not after the next SIG\'s work (the client makes its delta meanwhile)', async () => {
+    await h.server.write('sig-small.txt', 'small\n', 0o644);
+    await h.server.write('sig-big.bin', Buffer.alloc(48 << 20, 0x5a), 0o644);
+    const peer = await session();
+    // Both commands in one write: the daemon has the second one buffered while it answers the first.
+    peer.send(`SIG ${h.key} ${F('sig-small.txt')}\nSIG ${h.key} ${F('sig-big.bin')}`);
+    const readSig = async (): Promise<number> => {
+      assert.equal(await peer.line(), 'OK (data_follows).');
+      await peer.line();
+      await peer.frame();
+      assert.equal(await peer.line(10_000), OK);
+      return Date.now();
+    };
+    const first = await readSig();
+    const second = await readSig();
+    // The 48 MiB signature takes a few hundred ms here; held replies would arrive together.
+    assert.ok(second - first >= 50, `the first reply came ${second - first} ms before the second`);
+    peer.destroy();
+    await h.server.rm('sig-big.bin');
+    await h.server.rm('sig-small.txt');
+  });
 });
