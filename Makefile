@@ -56,7 +56,7 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist
 	rm -rf $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src && mv $(DESTDIR)$(PREFIX)/lib/csync2-ts/src $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src
 	install -d $(DESTDIR)$(PREFIX)/lib/csync2-ts/bin
-	for b in bin/*; do sed -e '1s|^#!/usr/bin/env -S node |#!/usr/bin/env -S $(NODE) |' -e '1s|^#!/usr/bin/env node$$|#!$(NODE)|' $$b > $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; chmod 755 $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; \
+	for b in bin/*; do sed -e '1s| node | $(NODE) |' -e '1s| node$$| $(NODE)|' $$b > $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; chmod 755 $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; \
 	  ln -sf ../lib/csync2-ts/$$b $(DESTDIR)$(PREFIX)/sbin/$$(basename $$b); done
 	[ ! -f docs/csync2.1 ] || install -m 644 docs/csync2.1 $(DESTDIR)$(PREFIX)/share/man/man1/csync2.1
 

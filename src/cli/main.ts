@@ -6,6 +6,13 @@
  */
 import { listenEarly } from '../net/early-listen.js';
 
+// bin/csync2 starts node without NODE_EXTRA_CA_CERTS (it says why); actions get it back.
+const extraCa = process.env.CSYNC2_TS_EXTRA_CA;
+if (extraCa !== undefined) {
+  delete process.env.CSYNC2_TS_EXTRA_CA;
+  if (extraCa !== '') process.env.NODE_EXTRA_CA_CERTS = extraCa;
+}
+
 await listenEarly(process.argv.slice(2));
 const { run } = await import('./run.js');
 const { log } = await import('../util/log.js');

@@ -6,6 +6,7 @@
  * files in many directories (the pipelined path with directory times set after their contents).
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { diffTrees, syncOnce, type TestHost } from '../helpers/index.js';
 import type { Impl } from '../helpers/index.js';
 import { T0, assertClean, setTwinSide, settle, twinTest, type Twin } from '../server/twin.js';
@@ -166,4 +167,40 @@ twinTest('-vv: where the signatures differ, for local files much smaller and big
   assert.match(r.client.stderr.toString('latin1'), /Found EOF in local sig file\./);
   assert.deepEqual(diffTrees(await client.treeSnapshot(), await server.treeSnapshot()), []);
   await t.snapshot('vv');
+});
+
+twinTest('actions on the sending host: do-local runs there too, do-local-only only there, once per command with %%', {
+  configFor: (host, c) => c.defaultConfig({
+    groupBody: host.index !== 0 ? 'include %data%;' : 'include %data%;\n'
+      + `action {\n  pattern %data%/act/*;\n  exec "echo local: %%";\n  logfile ${host.root}/local.log;\n  do-local;\n}\n`
+      + `action {\n  pattern %data%/only/*;\n  exec "sh -c 'echo only: %% ca=$NODE_EXTRA_CA_CERTS'";\n`
+      + `  logfile ${host.root}/only.log;\n  do-local-only;\n}\n`
+      + `action {\n  pattern %data%/remote/*;\n  exec "echo never here";\n  logfile ${host.root}/remote.log;\n}`,
+  }),
+}, async (t) => {
+  const { client, server } = t;
+  await client.write('act/a.txt', 'a\n');
+  await client.write('act/b c.txt', 'b c\n');
+  await client.write('only/x', 'x\n');
+  await client.write('remote/y', 'y\n');
+  await client.write('other.txt', 'not matched\n');
+  await settle(client);
+  // The environment reaches the actions as it was (bin/csync2 starts node without this variable).
+  const r = await syncOnce(client, server, ['-xv'], { env: { NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } });
+  assertClean(r);
+  const logOf = async (name: string): Promise<string[] | null> => {
+    const text = await readFile(`${client.root}/${name}`, 'latin1').catch(() => null);
+    return text === null ? null : text.split('\n').filter((l) => l !== '');
+  };
+  const local = await logOf('local.log');
+  const only = await logOf('only.log');
+  t.note('local.log', local);
+  t.note('only.log', only);
+  assert.equal(local?.length, 1, 'one run for both files');
+  assert.match(local![0]!, /^local: .*act\/b%20c\.txt .*act\/a\.txt$|^local: .*act\/a\.txt .*act\/b%20c\.txt$/);
+  assert.deepEqual(only?.length, 1);
+  assert.match(only![0]!, /only\/x ca=\/etc\/ssl\/certs\/ca-certificates\.crt$/);
+  assert.equal(await logOf('remote.log'), null, 'an action without do-local does not run on the sender');
+  assert.deepEqual(await client.dump('action'), [], 'the rows are gone once run');
+  await t.snapshot('push');
 });

@@ -1,0 +1,38 @@
+/**
+ * bin/csync2 started by its own `#!` line, as the installed command and the units start it (the
+ * other tests run `node bin/csync2`): node starts without NODE_EXTRA_CA_CERTS (a CA bundle it would
+ * read at every start for nothing: csync2 pins peer certificates), and the actions csync2 runs get
+ * the variable back as it was.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createCluster, formatRun } from '../helpers/index.js';
+import { OUR_CSYNC2 } from '../helpers/paths.js';
+
+test('the launcher: node starts without NODE_EXTRA_CA_CERTS, actions get it back', async () => {
+  const cluster = await createCluster({
+    hosts: [{ impl: 'ours' }, { impl: 'ours' }],
+    configFor: (host, c) => c.defaultConfig({
+      groupBody: host.index !== 0 ? 'include %data%;' : 'include %data%;\n'
+        + `action {\n  pattern %data%/only/*;\n  exec "sh -c 'echo ca=$NODE_EXTRA_CA_CERTS'";\n`
+        + `  logfile ${host.root}/only.log;\n  do-local-only;\n}`,
+    }),
+  });
+  try {
+    const [client, server] = cluster.hosts as [typeof cluster.hosts[0], typeof cluster.hosts[0]];
+    await client.write('only/x', 'x\n');
+    const daemon = await server.startDaemon({ mode: '-iii' });
+    // A file that does not exist: node would warn on stderr at start-up that it cannot load it.
+    const ca = `${client.root}/no-such-ca.pem`;
+    const r = await cluster.tracker.run([OUR_CSYNC2, ...client.baseArgs(), '-xv'],
+      { env: client.env({ NODE_EXTRA_CA_CERTS: ca }), cwd: client.root });
+    const d = await daemon.exited;
+    assert.equal(r.code, 0, `${formatRun(r)}\n${formatRun(d)}`);
+    assert.doesNotMatch(r.stderr.toString(), /extra certs/i, 'node did not read the CA file');
+    assert.equal((await server.read('only/x')).toString(), 'x\n');
+    assert.equal(await readFile(`${client.root}/only.log`, 'latin1'), `ca=${ca}\n`);
+  } finally {
+    await cluster.cleanup();
+  }
+});
