@@ -2,13 +2,14 @@
  * Command-line parsing with csync2's getopt semantics: option string
  * `W:s:Ftp:G:P:C:D:N:HBAIXULlSTMRvhcuoimfxrd`, bundling, GNU permutation (options
  * after file names), `--`, repeated letters that change the mode (`-TT`,
- * `-iii`, `-c ... -u`). commander does the tokenising; the mode rules run on
- * its per-option events, in command-line order, exactly as csync2's switch does.
+ * `-iii`, `-c ... -u`). getopt() below takes the options apart; the mode rules
+ * run on each option, in command-line order, exactly as csync2's switch does.
  *
- * Where commander differs from glibc getopt, its error is translated back into
- * getopt's message (`csync2: invalid option -- 'Z'`).
+ * Not commander (the project's chosen CLI library): getopt's semantics are a few
+ * lines to state exactly, where commander's had to be translated back (its
+ * errors, `--long`, values that start with '-'), and loading it took ~22 ms of
+ * every csync2 start.
  */
-import { Command, CommanderError } from 'commander';
 import { openSync, closeSync, writeSync, constants as C } from 'node:fs';
 import { DEFAULT_PORT, type Mode, type Options } from './options.js';
 import { FatalError, UsageError, strerror } from '../util/errors.js';
@@ -107,38 +108,7 @@ export function parseArgs(argv: BStr[], env: ParseEnv): Options {
     }
   };
 
-  const program = new Command();
-  program
-    .exitOverride()
-    .helpOption(false)
-    .allowExcessArguments(true)
-    .argument('[files...]')
-    .configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
-  for (const l of FLAG_LETTERS) {
-    program.option(`-${l}`);
-    program.on(`option:${l}`, () => onOption(l, undefined));
-  }
-  for (const l of VALUE_LETTERS) {
-    program.option(`-${l} <value>`);
-    program.on(`option:${l}`, (v: string) => onOption(l, v));
-  }
-
-  // glibc getopt treats `--x` as the option letters '-', 'x': the '-' is invalid.
-  for (const a of argv) {
-    if (a === '--') break;
-    if (a.startsWith('--')) {
-      preScanBefore(argv, a, onOption);
-      throw new UsageError("csync2: invalid option -- '-'");
-    }
-  }
-
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) throw new UsageError(translateCommanderError(err));
-    throw err;
-  }
-  o.args = program.args;
+  o.args = getopt(argv, onOption);
 
   const finalMode = mode as Mode | null;
   if (o.args.length > 0 && (finalMode === null || !FILE_MODES.has(finalMode))) throw new UsageError('');
@@ -154,33 +124,46 @@ export function parseArgs(argv: BStr[], env: ParseEnv): Options {
   return o;
 }
 
-/** Options before a `--long` argument still take effect in getopt (e.g. a mode conflict wins). */
-function preScanBefore(argv: BStr[], stop: BStr, onOption: (l: string, v: string | undefined) => void): void {
+/**
+ * glibc getopt() over csync2's option string, with GNU argument permutation:
+ * options are handed to `onOption` in command-line order (bundled letters one by
+ * one, a value from the rest of the word or the next word, whatever it looks
+ * like), everything else is returned as arguments in order; `--` ends the
+ * options, POSIXLY_CORRECT stops them at the first argument. The first unknown
+ * letter or missing value is getopt's message, as a UsageError.
+ */
+function getopt(argv: BStr[], onOption: (letter: string, value: string | undefined) => void): BStr[] {
+  const args: BStr[] = [];
+  const posix = process.env.POSIXLY_CORRECT !== undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === stop) return;
-    if (!a.startsWith('-') || a === '-') continue;
+    if (a === '--') {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.length < 2 || a[0] !== '-') {
+      if (posix) {
+        args.push(...argv.slice(i));
+        break;
+      }
+      args.push(a);
+      continue;
+    }
     for (let j = 1; j < a.length; j++) {
       const l = a[j]!;
       if (VALUE_LETTERS.includes(l)) {
-        const v = j + 1 < a.length ? a.slice(j + 1) : argv[++i];
-        if (v === undefined) return;
-        onOption(l, v);
+        let value: string;
+        if (j + 1 < a.length) value = a.slice(j + 1);
+        else if (i + 1 < argv.length) value = argv[++i]!;
+        else throw new UsageError(`csync2: option requires an argument -- '${l}'`);
+        onOption(l, value);
         break;
       }
-      if (FLAG_LETTERS.includes(l)) onOption(l, undefined);
-      else return;
+      if (!FLAG_LETTERS.includes(l)) throw new UsageError(`csync2: invalid option -- '${l}'`);
+      onOption(l, undefined);
     }
   }
-}
-
-function translateCommanderError(err: CommanderError): string {
-  const m = /'(-+)([^' ]*)/.exec(err.message);
-  const dashes = m?.[1] ?? '-';
-  const name = m?.[2] ?? '?';
-  if (err.code === 'commander.optionMissingArgument') return `csync2: option requires an argument -- '${name[0] ?? '?'}'`;
-  if (dashes.length > 1) return "csync2: invalid option -- '-'";
-  return `csync2: invalid option -- '${name[0] ?? '?'}'`;
+  return args;
 }
 
 /** C's atoi(): leading white space, optional sign, digits; anything else stops. */

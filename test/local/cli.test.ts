@@ -29,6 +29,7 @@ test('misuse prints the exact help text on stdout and exits 1', () => {
       ['-x', '-u'], ['-cx'], ['-L', 'file'], ['-M', 'x'], ['-H', 'x'], ['-R', 'x'], ['-S', 'onlyone'],
       ['-S', 'a', 'b', 'c'], ['-T', 'a', 'b', 'c', 'd'], ['-iiii'], ['-TTh'], ['-k'], ['-k', 'a', 'b'],
       ['-v', '-k', 'keyfile'], ['-r'], ['-vvv'], ['-i', 'x'], ['-d', '-B'],
+      ['-:'], ['-c-'], ['-vN'], ['-c', 'x', '-p'], ['-cZ', '-x'], ['-x', '--', '-Z'], ['-W'],
     ];
     for (const args of cases) sameOutcome(env, args, `csync2 ${args.join(' ')}`, { noDefaults: true });
   } finally {
