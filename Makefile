@@ -19,6 +19,10 @@ deps: node_modules/.package-lock.json
 
 build: deps
 	npx tsc -p tsconfig.json
+	@# The daemon's native pre-binder (optional: bin/csync2 runs without it).
+	@mkdir -p dist/launcher
+	@$(CC) -O2 -Wall -o dist/launcher/csync2-prebind src/launcher/prebind.c 2>/dev/null \
+	  || echo "note: no C compiler; bin/csync2 runs without its pre-binder (src/launcher/prebind.c)"
 
 # The interop tests run the real csync2 and rdiff beside ours: install them when missing.
 system-deps:
@@ -55,8 +59,9 @@ install: build
 	cp -r dist/src package.json node_modules $(DESTDIR)$(PREFIX)/lib/csync2-ts/
 	install -d $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist
 	rm -rf $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src && mv $(DESTDIR)$(PREFIX)/lib/csync2-ts/src $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src
+	[ ! -f dist/launcher/csync2-prebind ] || install -D -m 755 dist/launcher/csync2-prebind $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/launcher/csync2-prebind
 	install -d $(DESTDIR)$(PREFIX)/lib/csync2-ts/bin
-	for b in bin/*; do sed -e '1s| node | $(NODE) |' -e '1s| node$$| $(NODE)|' $$b > $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; chmod 755 $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; \
+	for b in bin/*; do sed -e '1,2s| node | $(NODE) |g' -e '1s| node$$| $(NODE)|' $$b > $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; chmod 755 $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; \
 	  ln -sf ../lib/csync2-ts/$$b $(DESTDIR)$(PREFIX)/sbin/$$(basename $$b); done
 	[ ! -f docs/csync2.1 ] || install -m 644 docs/csync2.1 $(DESTDIR)$(PREFIX)/share/man/man1/csync2.1
 

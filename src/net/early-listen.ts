@@ -6,6 +6,9 @@
  * Loading all our modules takes a few hundred milliseconds on a slow machine;
  * this module needs only node:net, node:dns and node:fs.
  *
+ * bin/csync2 has a native pre-binder do the same in a few milliseconds, before node
+ * starts (src/launcher/prebind.c); its socket is adopted here.
+ *
  * Only a command line whose meaning is certain takes this path: `-ii`/`-iii`
  * with nothing but -v, -t, -N, -p (a number), -D and -C. openListener() later
  * adopts the socket when the full resolution gives the same address and port;
@@ -76,6 +79,13 @@ export function plainDaemonArgs(argv: readonly string[]): { name: string | null;
  */
 export async function listenEarly(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const want = plainDaemonArgs(argv);
+  // bin/csync2's native pre-binder (src/launcher/prebind.c) may have listened already.
+  const inherited = env.CSYNC2_TS_LISTEN;
+  if (inherited !== undefined) {
+    delete env.CSYNC2_TS_LISTEN; // not for the actions' processes
+    early = adopt(inherited, want).catch(() => null);
+    if (await early) return;
+  }
   // The stop switch (csync2.lock) and systemd's sockets are the usual path's business.
   if (want === null || env.LISTEN_FDS !== undefined) return;
   const systemDir = env.CSYNC2_SYSTEM_DIR ?? '/etc';
@@ -109,6 +119,39 @@ async function open(name: string | null, port: number): Promise<EarlyListener | 
     });
   });
   return { server, host, port, queued };
+}
+
+/**
+ * The socket bin/csync2's pre-binder listens on ("fd host port"), for the command line it
+ * was made for; otherwise (or when it is not a listening socket) it is closed.
+ */
+async function adopt(spec: string, want: { name: string | null; port: number } | null): Promise<EarlyListener | null> {
+  const m = /^(\d+) (\S+) (\d+)$/.exec(spec);
+  if (m === null) return null;
+  const fd = Number(m[1]);
+  const port = Number(m[3]);
+  const require = createRequire(import.meta.url);
+  if (want === null || want.port !== port || fd < 3) {
+    if (fd >= 3) (require('node:fs') as typeof import('node:fs')).closeSync(fd);
+    return null;
+  }
+  const net = require('node:net') as typeof import('node:net');
+  const server = net.createServer({ noDelay: true });
+  const queued: Socket[] = [];
+  server.on('connection', (s: Socket) => queued.push(s));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ fd, backlog: LISTEN_BACKLOG }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch {
+    (require('node:fs') as typeof import('node:fs')).closeSync(fd);
+    return null;
+  }
+  return { server, host: m[2]!, port, queued };
 }
 
 /** The early listener, once its start has settled (null: none); it is taken only once. */

@@ -75,7 +75,7 @@ class Host {
   env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
       ...process.env,
-      // bin/csync2 starts with `#!/usr/bin/env node`.
+      // bin/csync2 runs `node` from the PATH.
       PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       CSYNC2_SYSTEM_DIR: this.etc,
       CSYNC2: this.csync2,
