@@ -17,7 +17,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Server, Socket } from 'node:net';
+import type { ListenOptions, Server, Socket } from 'node:net';
 import { DEFAULT_PORT } from '../cli/options.js';
 
 /**
@@ -108,12 +108,17 @@ async function open(name: string | null, port: number): Promise<EarlyListener | 
     if (first === undefined) return null;
     host = first.address;
   }
+  return listenQueued(net, { host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }, host, port);
+}
+
+/** A server listening as `options` says, whose connections wait in `queued` until adopted. */
+async function listenQueued(net: typeof import('node:net'), options: ListenOptions | { fd: number; backlog: number }, host: string, port: number): Promise<EarlyListener> {
   const server = net.createServer({ noDelay: true });
   const queued: Socket[] = [];
   server.on('connection', (s: Socket) => queued.push(s));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }, () => {
+    server.listen(options, () => {
       server.off('error', reject);
       resolve();
     });
@@ -130,28 +135,15 @@ async function adopt(spec: string, want: { name: string | null; port: number } |
   if (m === null) return null;
   const fd = Number(m[1]);
   const port = Number(m[3]);
+  if (fd < 3) return null; // never ours to close
   const require = createRequire(import.meta.url);
-  if (want === null || want.port !== port || fd < 3) {
-    if (fd >= 3) (require('node:fs') as typeof import('node:fs')).closeSync(fd);
-    return null;
-  }
-  const net = require('node:net') as typeof import('node:net');
-  const server = net.createServer({ noDelay: true });
-  const queued: Socket[] = [];
-  server.on('connection', (s: Socket) => queued.push(s));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ fd, backlog: LISTEN_BACKLOG }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch {
+  const closeFd = (): null => {
     (require('node:fs') as typeof import('node:fs')).closeSync(fd);
     return null;
-  }
-  return { server, host: m[2]!, port, queued };
+  };
+  if (want === null || want.port !== port) return closeFd();
+  const net = require('node:net') as typeof import('node:net');
+  return listenQueued(net, { fd, backlog: LISTEN_BACKLOG }, m[2]!, port).catch(closeFd);
 }
 
 /** The early listener, once its start has settled (null: none); it is taken only once. */

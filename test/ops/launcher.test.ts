@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createCluster, formatRun } from '../helpers/index.js';
+import { createCluster, formatRun, type TestHost } from '../helpers/index.js';
 import { OUR_CSYNC2, REPO_ROOT } from '../helpers/paths.js';
 
 test('the launcher: node starts without NODE_EXTRA_CA_CERTS, actions get it back', async () => {
@@ -23,7 +23,7 @@ test('the launcher: node starts without NODE_EXTRA_CA_CERTS, actions get it back
     }),
   });
   try {
-    const [client, server] = cluster.hosts as [typeof cluster.hosts[0], typeof cluster.hosts[0]];
+    const [client, server] = cluster.hosts as [TestHost, TestHost];
     await client.write('only/x', 'x\n');
     const daemon = await server.startDaemon({ mode: '-iii' });
     // A file that does not exist: node would warn on stderr at start-up that it cannot load it.
@@ -44,7 +44,7 @@ test('a daemon started in the background serves a real client started at the sam
   assert.ok(existsSync(`${REPO_ROOT}/dist/launcher/csync2-prebind`), 'make build compiles the pre-binder');
   const cluster = await createCluster({ hosts: [{ impl: 'real' }, { impl: 'ours' }] });
   try {
-    const [client, server] = cluster.hosts as [typeof cluster.hosts[0], typeof cluster.hosts[0]];
+    const [client, server] = cluster.hosts as [TestHost, TestHost];
     for (let round = 1; round <= 3; round++) {
       await client.write(`f${round}.txt`, `round ${round}\n`);
       // Like csync2's tests (csync2_T): `csync2 -iii &`, then the client, no wait in between.

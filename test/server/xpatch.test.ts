@@ -56,10 +56,15 @@ describe('XPATCH on our daemon', () => {
   /** SIG of `rel`: the signature frame after the checktxt line. */
   async function sigOf(peer: RawPeer, rel: string): Promise<Buffer> {
     peer.send(`SIG ${h.key} ${F(rel)}`);
+    return sigReply(peer);
+  }
+
+  /** The reply to a SIG: the checktxt line, the signature frame, the final OK. */
+  async function sigReply(peer: RawPeer, timeoutMs?: number): Promise<Buffer> {
     assert.equal(await peer.line(), 'OK (data_follows).');
     await peer.line();
     const frame = await peer.frame();
-    assert.equal(await peer.line(), OK);
+    assert.equal(await peer.line(timeoutMs), OK);
     return frame;
   }
 
@@ -273,10 +278,7 @@ describe('XPATCH on our daemon', () => {
     // Both commands in one write: the daemon has the second one buffered while it answers the first.
     peer.send(`SIG ${h.key} ${F('sig-small.txt')}\nSIG ${h.key} ${F('sig-big.bin')}`);
     const readSig = async (): Promise<number> => {
-      assert.equal(await peer.line(), 'OK (data_follows).');
-      await peer.line();
-      await peer.frame();
-      assert.equal(await peer.line(10_000), OK);
+      await sigReply(peer, 10_000);
       return Date.now();
     };
     const first = await readSig();
