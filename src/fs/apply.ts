@@ -14,7 +14,7 @@
  * Renames change directories; those are fsynced later in one batch
  * (syncDirectories), so a sequence of writes pays for each directory once.
  */
-import { close, closeSync, fchmodSync, fchownSync, fdatasync, fsync, open, read, renameSync, statSync, write } from 'node:fs';
+import { close, closeSync, fchmodSync, fchownSync, fdatasync, fsync, open, read, rename, statSync, write } from 'node:fs';
 import { promisify } from 'node:util';
 import { unlink } from 'node:fs/promises';
 import { constants as C } from 'node:fs';
@@ -30,6 +30,7 @@ const pClose = promisify(close);
 const pOpen = promisify(open);
 const pRead = promisify(read);
 const pWrite = promisify(write);
+const pRename = promisify(rename);
 
 export interface ApplyOptions {
   /** The config's `tempdir` (first candidate directory for the temp file), or null. */
@@ -116,7 +117,8 @@ export class PendingWrite {
 
   private async putInPlace(): Promise<void> {
     try {
-      renameSync(fsPath(this.temp.path), fsPath(this.target));
+      // In the thread pool: replacing a file frees the old one's blocks (~0.4 ms on ext4 here).
+      await pRename(fsPath(this.temp.path), fsPath(this.target));
       this.opts.changedDirs?.add(dirOf(this.target));
       return;
     } catch (err) {

@@ -195,7 +195,9 @@ function chunkFor(size: number, opts?: SigOptions): number {
 
 /** The file's content to its end, with blocking reads: the expected size at once, then whatever it grew by. */
 function* readFdSync(fd: number, size: number): Generator<Uint8Array> {
-  let buf = Buffer.allocUnsafe(Math.max(size, 1));
+  // One byte more than expected: the usual end of file shows in this buffer, not in a
+  // fresh 1 MiB one allocated only to read nothing (that was most of a small file's cost).
+  let buf = Buffer.allocUnsafe(size + 1);
   for (;;) {
     let n = 0;
     while (n < buf.length) {
