@@ -13,7 +13,7 @@ import { print, printLine, flushStdout } from './output.js';
 import type { Options } from './options.js';
 import { loadConfig, hasActiveGroup } from '../config/load.js';
 import { Matcher } from '../config/match.js';
-import { SCANNER_READ_FAILED } from '../config/source.js';
+import { SCANNER_READ_FAILED } from '../config/flex.js';
 import { resolveDatabase } from '../db/location.js';
 import { StateStore } from '../db/store.js';
 import { realName } from '../fs/realname.js';
@@ -62,7 +62,7 @@ export async function run(argv: BStr[] = rawArgs()): Promise<number> {
     }
     log.printTime();
 
-    const ctx = openContext(opts);
+    const ctx = await openContext(opts);
     store = ctx.store;
     const retval = await runMode(opts, ctx);
 
@@ -107,11 +107,11 @@ function configureLogger(opts: Options): void {
 }
 
 /** Config + database, exactly in csync2's order and with its messages. */
-export function openContext(opts: Options): RunContext {
+export async function openContext(opts: Options): Promise<RunContext> {
   if (!/^[a-z0-9]*$/.test(opts.cfgName)) throw new FatalError('Config names are limited to [a-z0-9]+.');
   const file = opts.cfgName ? `${opts.systemDir}/csync2_${opts.cfgName}.cfg` : `${opts.systemDir}/csync2.cfg`;
   log.debug(2, `Config-File:   ${file}`);
-  const cfg = loadConfig({
+  const cfg = await loadConfig({
     file, systemDir: opts.systemDir, myhostname: opts.hostname,
     groupList: opts.groupList, peerList: opts.peerList,
   });

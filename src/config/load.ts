@@ -1,17 +1,19 @@
 /**
  * Loading csync2.cfg: read the bytes, scan (with includes), parse, apply every
- * semantic rule, and return the model with csync2's run-time list orders.
+ * semantic rule, and return the model with csync2's run-time list orders. A
+ * file parsed before is not parsed again: the builder gets the calls the parser
+ * made then (cache.ts).
  * Also the two group filters that act on a loaded config: the "is this host in
  * any group" test the CLI makes, and the daemon's GROUP command.
  */
 import { readFileSync } from 'node:fs';
 import { fromBuf, fromUtf8, type BStr } from '../util/bytes.js';
 import { ConfigError, FatalError, strerror } from '../util/errors.js';
-import { chevrotain } from './chevrotain.js';
 import { ConfigBuilder, asciiLower, listNamesGroup } from './builder.js';
+import { lookupParse, storeParse } from './cache.js';
+import { SCANNER_READ_FAILED } from './flex.js';
 import type { Config } from './model.js';
-import { configParser } from './parser.js';
-import { buildTokenStream, readIncludeFromCwd, SCANNER_READ_FAILED, type CfgToken } from './source.js';
+import { replay } from './recording.js';
 
 export interface LoadConfigOptions {
   /** Full path of the config file (`<sysdir>/csync2.cfg` or `<sysdir>/csync2_<name>.cfg`). */
@@ -24,9 +26,24 @@ export interface LoadConfigOptions {
   groupList: BStr | null;
   /** -P value, or null. */
   peerList: BStr | null;
+  /** Where the parse cache's settings come from (cache.ts; default process.env). */
+  cacheEnv?: NodeJS.ProcessEnv;
 }
 
-export function loadConfig(opts: LoadConfigOptions): Config {
+export async function loadConfig(opts: LoadConfigOptions): Promise<Config> {
+  const { bytes, builder } = begin(opts);
+  return fromCache(opts, bytes, builder) ?? parseAndKeep(opts, bytes, builder, await import('./parse.js'));
+}
+
+/** loadConfig() for a caller that has loaded the parser module already (tests). */
+export function loadConfigSync(opts: LoadConfigOptions, parser: ParserModule): Config {
+  const { bytes, builder } = begin(opts);
+  return fromCache(opts, bytes, builder) ?? parseAndKeep(opts, bytes, builder, parser);
+}
+
+type ParserModule = typeof import('./parse.js');
+
+function begin(opts: LoadConfigOptions): { bytes: Buffer; builder: ConfigBuilder } {
   let bytes: Buffer;
   try {
     bytes = readFileSync(opts.file);
@@ -36,8 +53,6 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     }
     throw new FatalError(`Can not open config file \`${fromUtf8(opts.file)}': ${strerror(err)}`);
   }
-  const stream = buildTokenStream(fromBuf(bytes), opts.file, readIncludeFromCwd);
-
   const builder = new ConfigBuilder({
     file: opts.file,
     systemDir: opts.systemDir,
@@ -45,16 +60,22 @@ export function loadConfig(opts: LoadConfigOptions): Config {
     groupList: opts.groupList,
     peerList: opts.peerList,
   });
-  const syntax = configParser().run(stream.tokens, builder);
-  if (syntax) {
-    const tok = syntax.token as CfgToken;
-    const atEnd = tok.tokenType === chevrotain.EOF || !tok.place;
-    const place = atEnd ? stream.end : tok.place;
-    const nearLine = atEnd ? stream.end.nearLine : tok.nearLine;
-    throw new ConfigError(`Near line ${nearLine}: syntax error`, place.file, place.line, place.column,
-      `${place.file}:${place.line}:${place.column}: ${syntax.what}`);
-  }
+  return { bytes, builder };
+}
+
+/** The model from a recording of an earlier parse of these bytes, or null. */
+function fromCache(opts: LoadConfigOptions, bytes: Buffer, builder: ConfigBuilder): Config | null {
+  const calls = lookupParse(opts.file, bytes, opts.cacheEnv);
+  if (calls === null) return null;
+  replay(calls, builder);
   return builder.finish();
+}
+
+function parseAndKeep(opts: LoadConfigOptions, bytes: Buffer, builder: ConfigBuilder, parser: ParserModule): Config {
+  const rec = parser.parseInto(fromBuf(bytes), opts.file, builder);
+  const cfg = builder.finish();
+  storeParse(opts.file, bytes, rec.includes, rec.calls, opts.cacheEnv);
+  return cfg;
 }
 
 /** Some group lists this host and survived -G (csync2 checks this after parsing, before opening the DB). */

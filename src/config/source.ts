@@ -17,9 +17,9 @@ import { strerror } from '../util/errors.js';
 import {
   Blank, Comment, Config, InclBlank, InclEnd, InclJunk, InclName, IncludeFailure, lexFile, Quoted, Word,
 } from './lexer.js';
+import { SCANNER_READ_FAILED } from './flex.js';
 
-/** flex's message when reading its input fails (e.g. the file is a directory). */
-export const SCANNER_READ_FAILED = 'input in flex scanner failed';
+export { SCANNER_READ_FAILED };
 
 /** flex scanner: MAX_INCLUDE_DEPTH. */
 const MAX_INCLUDE_DEPTH = 10;

@@ -25,10 +25,10 @@ export function validConfigName(name: BStr): boolean {
 }
 
 /** Parse the config, check this host is in a group, open (join) the database. Throws FatalError. */
-export function openSessionContext(opts: Options, cfgName: BStr, sessionId: number): SessionContext {
+export async function openSessionContext(opts: Options, cfgName: BStr, sessionId: number): Promise<SessionContext> {
   const file = cfgName ? `${opts.systemDir}/csync2_${cfgName}.cfg` : `${opts.systemDir}/csync2.cfg`;
   log.debug(2, `Config-File:   ${file}`);
-  const cfg = loadConfig({
+  const cfg = await loadConfig({
     file, systemDir: opts.systemDir, myhostname: opts.hostname, groupList: opts.groupList, peerList: opts.peerList,
   });
   const loc = resolveDatabase(opts.database ?? cfg.database, opts.hostname, cfgName);

@@ -187,7 +187,7 @@ export class Session {
       await this.conn.sendLine(ERR_CONFIG_NAME);
       return false;
     }
-    const { ctx, lease } = openSessionContext(this.opts, cfgName, this.id);
+    const { ctx, lease } = await openSessionContext(this.opts, cfgName, this.id);
     this.ctx = ctx;
     this.lease = lease;
     await this.conn.sendLine(OK_CMD_FINISHED);

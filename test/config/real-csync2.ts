@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.js';
+import { loadConfigSync } from '../../src/config/load.js';
+import * as parser from '../../src/config/parse.js';
 import type { Config } from '../../src/config/model.js';
 import type { BStr } from '../../src/util/bytes.js';
 import { CsyncError } from '../../src/util/errors.js';
@@ -67,17 +68,22 @@ export interface OursResult {
 }
 
 /** Our loader on the sandbox's config, run with the sandbox's cwd (includes are relative to it). */
-export function loadOurs(sb: Sandbox, host: BStr, opts: { groupList?: BStr | null; peerList?: BStr | null; file?: string } = {}): OursResult {
+/** Unit tests parse every time (test/config/cache.test.ts tests the cache). */
+const NO_CACHE = { CSYNC2_TS_CACHE_DIR: 'off' };
+
+export function loadOurs(sb: Sandbox, host: BStr,
+  opts: { groupList?: BStr | null; peerList?: BStr | null; file?: string; cacheEnv?: NodeJS.ProcessEnv } = {}): OursResult {
   const old = process.cwd();
   process.chdir(sb.cwd);
   try {
-    const cfg = loadConfig({
+    const cfg = loadConfigSync({
       file: opts.file ?? join(sb.sys, 'csync2.cfg'),
       systemDir: sb.sys,
       myhostname: host,
       groupList: opts.groupList ?? null,
       peerList: opts.peerList ?? null,
-    });
+      cacheEnv: opts.cacheEnv ?? NO_CACHE,
+    }, parser);
     return { cfg, first: '' };
   } catch (err) {
     if (err instanceof CsyncError) return { cfg: null, first: err.message, detail: err.detail, error: err };
