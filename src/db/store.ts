@@ -135,15 +135,39 @@ export class StateStore {
         throw new FatalError(`Can't open database: ${loc.url}`, (err as Error).message);
       }
     }
-    log.debug(2, 'Upgrading database schema to version 0.');
-    for (const [what, sql] of SCHEMA) {
-      try {
-        this.retryBusy(() => this.db.exec(sql));
-      } catch (err) {
-        if (err instanceof FatalError) throw err;
-        const e = err as Error & { code?: string };
-        throw new DbError(`Database Error: ${what} [1]: ${e.message} on executing ${sql}`);
+    // Under the write lock, looked at again: two runs starting on a new database (cron and a
+    // receiving daemon, say) both find no table, and the second CREATE would fail.
+    // (A database that cannot be written fails at its first CREATE, with csync2's message.)
+    let locked = false;
+    try {
+      this.retryBusy(() => this.db.exec('BEGIN IMMEDIATE'));
+      locked = true;
+    } catch (err) {
+      if (err instanceof FatalError) throw err;
+    }
+    try {
+      if (locked && this.hasFileTable()) return;
+      log.debug(2, 'Upgrading database schema to version 0.');
+      for (const [what, sql] of SCHEMA) {
+        try {
+          this.retryBusy(() => this.db.exec(sql));
+        } catch (err) {
+          if (err instanceof FatalError) throw err;
+          const e = err as Error & { code?: string };
+          throw new DbError(`Database Error: ${what} [1]: ${e.message} on executing ${sql}`);
+        }
       }
+    } finally {
+      if (this.db.inTransaction) this.retryBusy(() => this.db.exec('COMMIT'));
+    }
+  }
+
+  private hasFileTable(): boolean {
+    try {
+      this.db.prepare('SELECT 1 FROM file LIMIT 1').get();
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync, symlinkSync, readFileSync, existsSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { LocalEnv, type Impl } from './env.js';
+import { SCHEMA } from '../../src/db/store.js';
+import { LocalEnv, OURS, type Impl } from './env.js';
 
 const CONFIG = `group g1 { host thishost peer1 peer2; key csync2.key; include %DATA%; }\n`;
 
@@ -86,6 +87,34 @@ test('-B and -A give the same rows; lock-timeout ends with csync2\'s busy messag
     assert.equal(r.code, 1);
     assert.equal(r.err1, 'Database backend is exceedingly busy => Terminating (requesting retry).');
     assert.ok(Date.now() - started < 12_000, 'gave up after lock-timeout + pid % 7 seconds');
+  } finally {
+    env.cleanup();
+  }
+});
+
+test('a run that finds no tables while another connection is creating them waits and uses them (no "table file already exists")', async () => {
+  const env = new LocalEnv();
+  try {
+    env.config(CONFIG);
+    tree(env.data);
+    // Another run (cron beside a receiving daemon) has the new database's write lock and creates the schema.
+    const db = join(env.dbDir('ours'), 'thishost.db3');
+    const holder = spawn('sqlite3', [db], { stdio: ['pipe', 'ignore', 'ignore'] });
+    holder.stdin.write('BEGIN IMMEDIATE;\n');
+    await new Promise((r) => setTimeout(r, 300));
+    const ours = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(OURS, ['-N', 'thishost', '-D', env.dbDir('ours'), '-cr', env.data],
+        { env: { ...process.env, CSYNC2_SYSTEM_DIR: env.sys }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => { stderr += d.toString('latin1'); });
+      p.on('close', (code) => resolve({ code, stderr }));
+    });
+    await new Promise((r) => setTimeout(r, 1500)); // ours has found no table by now and waits for the lock
+    holder.stdin.end(`${SCHEMA.map(([, sql]) => sql + ';').join('\n')}\nCOMMIT;\n`);
+    const r = await ours;
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /Database Error/);
+    assert.ok(env.dump('ours', 'file').length > 0, 'the check wrote its rows into the tables the other run made');
   } finally {
     env.cleanup();
   }
