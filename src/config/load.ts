@@ -66,8 +66,7 @@ function begin(opts: LoadConfigOptions): { bytes: Buffer; builder: ConfigBuilder
 /** The model from a recording of an earlier parse of these bytes, or null. */
 function fromCache(opts: LoadConfigOptions, bytes: Buffer, builder: ConfigBuilder): Config | null {
   const calls = lookupParse(opts.file, bytes, opts.cacheEnv);
-  if (calls === null) return null;
-  replay(calls, builder);
+  if (calls === null || !replay(calls, builder)) return null;
   return builder.finish();
 }
 

@@ -46,14 +46,22 @@ export function recordingSink(target: ConfigSink, calls: CallRecord[]): ConfigSi
   });
 }
 
-/** Make the recorded calls on `sink`, in order (its errors come out as they would from the parser). */
-export function replay(calls: readonly CallRecord[], sink: ConfigSink): void {
+/**
+ * Make the recorded calls on `sink`, in order (its errors come out as they would from
+ * the parser). False, before any call, when a record does not fit this sink (a method
+ * it lacks, an argument of another shape): the caller parses instead.
+ */
+export function replay(calls: readonly CallRecord[], sink: ConfigSink): boolean {
   const target = sink as unknown as Record<string, (...a: unknown[]) => unknown>;
-  for (const [method, ...args] of calls) {
-    const fn = target[method];
-    if (typeof fn !== 'function') throw new Error(`config recording: no sink method ${method}`);
-    fn.apply(sink, args.map(fromRecord));
-  }
+  if (!calls.every(([method, ...args]) => typeof target[method] === 'function' && args.every(isArgRecord))) return false;
+  for (const [method, ...args] of calls) target[method]!.apply(sink, args.map(fromRecord));
+  return true;
+}
+
+function isArgRecord(a: unknown): a is ArgRecord {
+  if (a === null || typeof a === 'string' || typeof a === 'boolean') return true;
+  return Array.isArray(a) && a.length === 4 && typeof a[0] === 'string' && typeof a[1] === 'string' &&
+    Number.isInteger(a[2]) && Number.isInteger(a[3]);
 }
 
 /** Is `x` a list of call records (a cache file read back)? */

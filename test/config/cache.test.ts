@@ -158,6 +158,13 @@ describe('config parse cache', () => {
     assert.deepEqual((await load(opts())).cfg, loadOurs(sb, 'h1').cfg);
     assert.ok(current(), 'rewritten by the parse');
     assert.equal((await load(opts('h1', { cacheEnv: { CSYNC2_TS_CACHE_DIR: 'off' } }))).error, '');
+    // Records that do not fit the builder (a method it lacks, a token of another shape): parsed instead.
+    for (const spoil of [(c: unknown[][]) => { c[0]![0] = 'noSuchMethod'; }, (c: unknown[][]) => { c[0]![1] = [1, 2]; }]) {
+      const entry = JSON.parse(readFileSync(path, 'utf8')) as { calls: unknown[][] };
+      spoil(entry.calls);
+      writeFileSync(path, JSON.stringify(entry), { mode: 0o600 });
+      assert.deepEqual((await load(opts())).cfg, loadOurs(sb, 'h1').cfg);
+    }
   });
 
   it('the CLI prints the same with and without a current entry (-vv); at most 64 entries are kept', () => {
