@@ -127,9 +127,16 @@ class HostSession {
   private async pass(rows: DirtyRow[]): Promise<boolean> {
     const { o } = this;
     const state = new PassState(this.missingParentDir);
-    const jobs: { job: FileJob; node: OutNode }[] = [];
+    // Only the jobs still running are kept (a first push of 50k files held every finished job).
+    let jobCount = 0;
     let prevTicket: Ticket | null = null;
-    let running: Promise<void>[] = [];
+    const running = new Set<Promise<void>>();
+    /** The fatal error of the earliest job (in job order) that failed outright. */
+    let failed: { index: number; reason: unknown } | null = null;
+    const settled = async (): Promise<void> => {
+      await Promise.allSettled([...running]);
+      if (failed) throw failed.reason;
+    };
     let inFlight = 0;
     let slotFree: (() => void) | null = null;
     // Output, error counts and progress are released in job order.
@@ -142,8 +149,7 @@ class HostSession {
       }
       if (row.myname !== this.currentName) {
         // HELLO changes who we are for every later command: let everything before it finish.
-        await Promise.all(running);
-        running = [];
+        await settled();
         if (this.link.closed) {
           node.close();
           return false;
@@ -160,8 +166,7 @@ class HostSession {
       while (inFlight >= WINDOW) await new Promise<void>((r) => { slotFree = r; });
       const ticket: Ticket = new Ticket(prevTicket);
       prevTicket = ticket;
-      const job = new FileJob(this, row.filename, row.forced, kind, jobs.length, ticket, state.gate());
-      jobs.push({ job, node });
+      const job = new FileJob(this, row.filename, row.forced, kind, jobCount++, ticket, state.gate());
       inFlight++;
       const prevCommit = committed;
       const done = job.run().finally(() => {
@@ -181,7 +186,11 @@ class HostSession {
         node.close();
         o.progress?.advance(1, job.sent);
       });
-      running.push(done);
+      running.add(done);
+      done.then(() => running.delete(done), (reason: unknown) => {
+        running.delete(done);
+        if (!failed || job.index < failed.index) failed = { index: job.index, reason };
+      });
       return true;
     };
 
@@ -202,10 +211,10 @@ class HostSession {
       if (this.link.closed || state.abortAt !== Infinity) break;
       if (!(await start(row, 'mod', o.out.child()))) break;
     }
-    await Promise.allSettled(running);
+    await Promise.allSettled([...running]);
     await committed;
     // A job that failed outright (a fatal error) fails the session.
-    for (const r of await Promise.allSettled(running)) if (r.status === 'rejected') throw r.reason;
+    await settled();
 
     if (state.abortAt === Infinity) return false;
     const parent = state.abortParent!;
