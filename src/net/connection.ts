@@ -11,7 +11,7 @@ import type { BStr } from '../util/bytes.js';
 import { LineReader } from '../protocol/linereader.js';
 import { LineWriter } from '../protocol/linewriter.js';
 import type { WireTap } from '../protocol/wiredump.js';
-import { EXTENSIONS_ALPN, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
+import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
 
 export interface ConnectionInit {
   /**
@@ -92,7 +92,13 @@ export class Connection {
 
   /** Both ends are csync2-ts and agreed on its extensions (EXTENSIONS_ALPN) in the TLS handshake. */
   get extensions(): boolean {
-    return this.tlsSocket?.alpnProtocol === EXTENSIONS_ALPN;
+    return this.extensionVersion >= 1;
+  }
+
+  /** The extensions' version both ends agreed on: 0 = none (a real csync2 at either end), 1, 2. */
+  get extensionVersion(): number {
+    const p = this.tlsSocket?.alpnProtocol;
+    return p === EXTENSIONS_ALPN_V2 ? 2 : p === EXTENSIONS_ALPN ? 1 : 0;
   }
 
   /** The peer's certificate as UPPERCASE DER hex (x509_cert.certdata); null on plain connections. */

@@ -80,6 +80,10 @@ export function loadTlsCredentials(systemDir: string): TlsCredentials {
  * real csync2 neither offers nor answers it, so its conversation is untouched.
  */
 export const EXTENSIONS_ALPN = 'csync2-ts.1';
+/** Version 2 adds XPATCHS (a delta streamed in chunks, replies.ts); offered first, v1 peers pick v1. */
+export const EXTENSIONS_ALPN_V2 = 'csync2-ts.2';
+/** Every version we speak, most capable first (the server picks the first the client offers). */
+export const EXTENSIONS_ALPN_ALL = [EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN];
 
 /** Allow RSA-1024 and SHA-1 signed certificates (`make cert`). */
 const CIPHERS = 'DEFAULT:@SECLEVEL=0';
@@ -116,7 +120,7 @@ export function upgradeServer(socket: Duplex, readAhead: Buffer, creds: TlsCrede
     secureContext: secureContext(creds, true),
     requestCert: true,
     rejectUnauthorized: false,
-    ALPNProtocols: [EXTENSIONS_ALPN],
+    ALPNProtocols: EXTENSIONS_ALPN_ALL,
   });
   return handshake(tlsSocket, 'secure', () =>
     peerCertDer(tlsSocket) ? null : new FatalError(
@@ -133,7 +137,7 @@ export function upgradeClient(socket: Duplex, creds: TlsCredentials, servername?
     socket,
     secureContext: secureContext(creds, false),
     rejectUnauthorized: false,
-    ALPNProtocols: offerExtensions ? [EXTENSIONS_ALPN] : undefined,
+    ALPNProtocols: offerExtensions ? EXTENSIONS_ALPN_ALL : undefined,
     // SNI only for real host names (never for IP literals); csync2 sends none.
     servername: servername && !/^[0-9.]+$|:/.test(servername) ? servername : undefined,
   });

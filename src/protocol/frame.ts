@@ -21,6 +21,20 @@ export function encodeFrame(payload: Uint8Array): Buffer {
 /** Returned by parseFrameHeader for `octet-stream -N` and `ERROR`: the sender had no data. */
 export const FRAME_ERROR = -1;
 
+/**
+ * Beyond csync2 (XPATCHS, replies.ts): a payload sent as a run of frames, each
+ * `octet-stream <n>` with n > 0 and its bytes, ended by `octet-stream 0`; the
+ * sender may give up with `octet-stream -1` instead of a next frame.
+ */
+export const FRAME_CHUNKED = -2;
+
+/** A chunked payload whose sender gave up (`octet-stream -1`): what came so far is dropped. */
+export class ChunkedAbort extends Error {
+  constructor() {
+    super('the sender ended its chunked data with octet-stream -1');
+  }
+}
+
 // sscanf("octet-stream %ld"): the blank in the format matches any run of white
 // space (also none), %ld skips more white space and takes an optional sign and
 // digits; whatever follows the number is ignored.

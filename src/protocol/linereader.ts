@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { BStr } from '../util/bytes.js';
 import { ProtocolError } from '../util/errors.js';
 import { FRAME_HEADER_MAX, FRAME_CHUNK } from './limits.js';
-import { FORMAT_ERROR, parseFrameHeader } from './frame.js';
+import { ChunkedAbort, FORMAT_ERROR, FRAME_ERROR, parseFrameHeader } from './frame.js';
 import type { WireTap } from './wiredump.js';
 
 export const READ_ERROR = 'Read-error while receiving data.';
@@ -176,6 +176,19 @@ export class LineReader {
       left -= chunk.length;
       this.dumpChunks(chunk);
       yield chunk;
+    }
+  }
+
+  /**
+   * A chunked payload (FRAME_CHUNKED): the bytes of every frame up to `octet-stream 0`.
+   * `octet-stream -1` instead of a frame throws ChunkedAbort (the stream is in step then).
+   */
+  async *readChunkedPayload(): AsyncGenerator<Buffer, void, undefined> {
+    for (;;) {
+      const n = await this.readFrameHeader(true);
+      if (n === 0) return;
+      if (n === FRAME_ERROR) throw new ChunkedAbort();
+      yield* this.readFramePayload(n);
     }
   }
 

@@ -44,6 +44,13 @@ export const ERR_NO_SSL_SUPPORT = 'This csync2 server is built without SSL suppo
  * The daemon always reads that frame, also when it refuses the command.
  */
 export const XPATCH_COMMAND = 'XPATCH';
+/**
+ * Extensions version 2: `XPATCHS K F TOKEN`, XPATCH whose delta follows as a
+ * chunked run of frames (protocol/frame.ts FRAME_CHUNKED). The client sends it
+ * while it makes it and the daemon applies it while it arrives (a big file's
+ * delta no longer waits to be complete before the other end can start).
+ */
+export const XPATCHS_COMMAND = 'XPATCHS';
 
 /** Data line of a missing file in SIG replies (`OK (path_not_found).` / `OK (not_found).`). */
 export const MISSING_CHECKTXT = '---';

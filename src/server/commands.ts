@@ -17,10 +17,13 @@ import { hello } from './identify.js';
 import { list } from './list.js';
 
 export interface CommandSpec {
-  /** A frame follows the command line at once (XPATCH): read before any check, drained when refused. */
-  framed?: boolean;
-  /** Known only when the session agreed on csync2-ts's extensions (Connection.extensions). */
-  extension?: boolean;
+  /**
+   * A frame follows the command line at once (XPATCH): its header is read before any check,
+   * its payload drained when refused. 'chunked' (XPATCHS): a run of frames (FRAME_CHUNKED).
+   */
+  framed?: boolean | 'chunked';
+  /** Known only when the session agreed on csync2-ts's extensions of this version or later (Connection.extensionVersion). */
+  extension?: number;
   perm: 0 | 1 | 2;
   dirty: boolean;
   unlink: 0 | 1 | 2;
@@ -46,7 +49,9 @@ export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpe
   ['patch', cmd(1, true, 2, 1, true, true, files.patch)],
   // Beyond csync2 (replies.ts): PATCH without the round trip, for our own client; a
   // session that did not agree on the extensions does not know it (`Unknown command!`).
-  ['xpatch', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true, extension: true }],
+  ['xpatch', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true, extension: 1 }],
+  // Version 2: the same with the delta streamed in chunks (sent while it is made, applied while it arrives).
+  ['xpatchs', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: 'chunked', extension: 2 }],
   ['mkdir', cmd(1, true, 1, 1, true, true, files.mkdir)],
   ['mkchr', cmd(1, true, 1, 1, true, true, files.mkchr)],
   ['mkblk', cmd(1, true, 1, 1, true, true, files.mkblk)],

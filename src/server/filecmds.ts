@@ -13,7 +13,7 @@ import { atoi } from '../config/builder.js';
 import { genChecktxt, mtimeSeconds } from '../fs/checktxt.js';
 import { patchToPending, type PendingWrite } from '../fs/apply.js';
 import { backupFile } from '../fs/backup.js';
-import { FRAME_ERROR } from '../protocol/frame.js';
+import { ChunkedAbort, FRAME_CHUNKED, FRAME_ERROR } from '../protocol/frame.js';
 import {
   ERR_PARENT_MISSING, MISSING_CHECKTXT, OK_DATA_FOLLOWS, OK_NOT_FOUND, OK_PATH_NOT_FOUND, OK_SEND_DATA,
 } from '../protocol/replies.js';
@@ -216,7 +216,8 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   if (seen?.bytes) await conn.writer.sendFrame(seen.bytes);
   else await sendSignature(s, r.real, missing);
   const size = await conn.reader.readFrameHeader(true);
-  return receiveContent(s, r, size, missing);
+  if (size === FRAME_ERROR) return { error: EIO_TEXT };
+  return receiveContent(s, r, conn.reader.readFramePayload(size), missing);
 }
 
 /**
@@ -239,15 +240,17 @@ export async function xpatch(s: Session, r: Request): Promise<Outcome> {
   const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
   if (failure) return { error: failure.error };
   frame.consumed = true;
-  return receiveContent(s, r, frame.size, token === '');
+  if (frame.size === FRAME_ERROR) return { error: EIO_TEXT };
+  // XPATCHS: the chunks are applied as they arrive (the client sends them while it makes them).
+  const payload = frame.size === FRAME_CHUNKED ? s.conn.reader.readChunkedPayload() : s.conn.reader.readFramePayload(frame.size);
+  return receiveContent(s, r, payload, token === '');
 }
 
-/** The delta frame's payload applied to the target, as csync2's PATCH ends. */
-async function receiveContent(s: Session, r: Request, size: number, noBasis: boolean): Promise<Outcome> {
-  if (size === FRAME_ERROR) return { error: EIO_TEXT };
+/** The delta applied to the target, as csync2's PATCH ends. */
+async function receiveContent(s: Session, r: Request, delta: AsyncIterable<Buffer>, noBasis: boolean): Promise<Outcome> {
   let write: PendingWrite;
   try {
-    ({ write } = await patchToPending(r.real, s.conn.reader.readFramePayload(size), s.applyOptions(), noBasis));
+    ({ write } = await patchToPending(r.real, delta, s.applyOptions(), noBasis));
     // The received content goes in place with the client's SETIME for it (pending.ts); when
     // something else had to be removed from the path first, at once, as csync2 does.
     if (!r.removedBefore) return { pending: write };
@@ -258,6 +261,7 @@ async function receiveContent(s: Session, r: Request, size: number, noBasis: boo
       log.debug(0, `${r.name} from ${s.peer}: corrupt delta (${err.message}); ending the session.`);
       return { error: EIO_TEXT, end: true };
     }
+    if (err instanceof ChunkedAbort) return { error: EIO_TEXT }; // the client could not read its file
     if (err instanceof ProtocolError) throw err; // the connection broke or the frame was bad: fatal
     log.debug(0, `I/O Error '${strerror(err)}' in rsync-patch: ${r.real}`);
     return fail(err);

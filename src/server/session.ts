@@ -16,6 +16,8 @@ import type { Options } from '../cli/options.js';
 import type { Connection } from '../net/connection.js';
 import { loadTlsCredentials } from '../net/tls.js';
 import { disableGroupsForGroupCommand } from '../config/load.js';
+import { ChunkedAbort, FRAME_CHUNKED } from '../protocol/frame.js';
+import type { LineReader } from '../protocol/linereader.js';
 import { SERVER_LINE_MAX } from '../protocol/limits.js';
 import {
   ERR_ALSO_DIRTY, ERR_CONFIG_NAME, ERR_EXPECT_SSL_CONFIG, ERR_GROUP_ALREADY_SET, ERR_PERM, ERR_PERM_SLAVE,
@@ -211,11 +213,12 @@ export class Session {
       const tags = new Array<BStr>(MAX_TOKENS);
       for (let i = 0; i < MAX_TOKENS; i++) tags[i] = i < raw.length ? urlDecode(raw[i]!) : '';
       const req: Request = { cmd: asciiLower(tags[0]!), tags, raw, name: tags[2]!, real: '' };
-      if (this.commandSpec(req.cmd)?.framed) req.frame = { size: await reader.readFrameHeader(true), consumed: false };
+      const framed = this.commandSpec(req.cmd)?.framed;
+      if (framed) req.frame = { size: framed === 'chunked' ? FRAME_CHUNKED : await reader.readFrameHeader(true), consumed: false };
       const end = await this.command(req);
       if (req.frame && !req.frame.consumed) {
         // Refused before its data was used: the data still has to leave the stream.
-        for await (const chunk of reader.readFramePayload(Math.max(0, req.frame.size))) void chunk;
+        await drainFrame(reader, req.frame.size);
       }
       if (end) return;
     }
@@ -224,7 +227,7 @@ export class Session {
   /** The command table entry, extensions only when agreed on. */
   private commandSpec(cmd: BStr): CommandSpec | undefined {
     const spec = COMMANDS.get(cmd);
-    return spec?.extension && !this.conn.extensions ? undefined : spec;
+    return spec?.extension && this.conn.extensionVersion < spec.extension ? undefined : spec;
   }
 
   /** One command line. Returns true when the session ends. */
@@ -263,7 +266,7 @@ export class Session {
     // From the change on the disk until its row is committed, hold the db's write
     // lock: a local check never sees the new file beside the old row. PATCH takes
     // it only when the received content is put in place (not over the transfer).
-    if (spec.update && req.cmd !== 'patch' && req.cmd !== 'xpatch') this.enterCritical();
+    if (spec.update && req.cmd !== 'patch' && !spec.framed) this.enterCritical();
     let outcome: Outcome;
     try {
       if (spec.unlink) req.removedBefore = removeBefore(req.real, spec.unlink);
@@ -545,5 +548,15 @@ function removeBefore(real: BStr, how: 1 | 2): boolean {
     return true;
   } catch {
     return false; // csync2 ignores it; the command itself then fails
+  }
+}
+
+/** Read a refused command's data to its end: one frame, or a chunked run (FRAME_CHUNKED). */
+async function drainFrame(reader: LineReader, size: number): Promise<void> {
+  const payload = size === FRAME_CHUNKED ? reader.readChunkedPayload() : reader.readFramePayload(Math.max(0, size));
+  try {
+    for await (const chunk of payload) void chunk;
+  } catch (err) {
+    if (!(err instanceof ChunkedAbort)) throw err;
   }
 }

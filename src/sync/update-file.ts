@@ -13,7 +13,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, fileType, genChecktxt, mtimeSeconds, readLinkTarget } from '../fs/checktxt.js';
 import { type ErrorCounter, type PeerLink, type Status, isOkStatus } from '../net/client.js';
 import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
-import { ReplyCode, XPATCH_COMMAND } from '../protocol/replies.js';
+import { ReplyCode, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
 import { urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
 import { atol, autoDecision, measuredTestCommand, measuredTestName, measuredTestWon, winsAsMaster } from './conflict.js';
@@ -21,7 +21,9 @@ import type { RunContext } from './context.js';
 import { JobOut } from './update-jobout.js';
 import type { CommandPipe, JobIo } from './update-pipe.js';
 import { lstatName } from './update-pure.js';
-import { EARLY_SIGNATURE_MIN, earlySignature, rsCheck, rsDelta, sendDeltaAgainst, sendLiteralDelta } from './update-rsync.js';
+import {
+  EARLY_SIGNATURE_MIN, earlySignature, rsCheck, rsDelta, sendDeltaAgainst, sendDeltaStreamed, sendLiteralDelta,
+} from './update-rsync.js';
 import { signatureDigest } from '../protocol/xpatch.js';
 
 const STAYS_DIRTY = 'File stays in dirty state. Try again later...';
@@ -42,7 +44,12 @@ export interface JobSession {
   deferSetime(entry: DeferredSetime): void;
   /** The peer takes XPATCH (our daemon; replies.ts). */
   readonly xpatch: boolean;
+  /** The peer takes XPATCHS too (extensions version 2). */
+  readonly xpatchStream: boolean;
 }
+
+/** A delta for a file above this size is streamed (XPATCHS) where the peer takes it. */
+const XPATCH_STREAM_MIN = 1 << 20;
 
 /** A regular file up to this size goes by XPATCH even when the peer has a version (literals cost little). */
 const XPATCH_SMALL = 16 * 1024;
@@ -224,7 +231,7 @@ export class FileJob implements JobIo {
         let p: PatchExchange;
         const { xpatch } = s;
         if (xpatch && (peerMissing || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
-        else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig);
+        else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig, s.xpatchStream && st.size > XPATCH_STREAM_MIN);
         else p = await this.patch(key);
         // Nothing after a regular file depends on it: later jobs may go on.
         this.ticket.release();
@@ -376,15 +383,17 @@ export class FileJob implements JobIo {
    * signature the SIG brought, named by its digest so the peer can tell that
    * its file is still that one. Its one reply stands for PATCH's first and final.
    */
-  private xpatchNow(key: BStr, basis: Buffer | null): Promise<PatchExchange> {
+  private xpatchNow(key: BStr, basis: Buffer | null, streamed = false): Promise<PatchExchange> {
     const { s, file } = this;
     return s.pipe.exclusive(this, async (w) => {
-      const line = `${XPATCH_COMMAND} ${urlEncode(key)} ${urlEncode(file)}`;
+      const line = `${streamed ? XPATCHS_COMMAND : XPATCH_COMMAND} ${urlEncode(key)} ${urlEncode(file)}`;
       w.line(basis === null ? line : `${line} ${signatureDigest(basis)}`);
       s.pipe.tapWrites(this);
       const d = basis === null
         ? await sendLiteralDelta(s.link, this.out, s.cfg, file)
-        : await sendDeltaAgainst(s.link, this.out, s.cfg, file, basis);
+        : streamed
+          ? await sendDeltaStreamed(s.link, this.out, s.cfg, file, basis)
+          : await sendDeltaAgainst(s.link, this.out, s.cfg, file, basis);
       this.sent += d.sent;
       const reply = w.expect(() => this.readStatus());
       return { first: reply, deltaOk: d.ok, final: reply };

@@ -68,6 +68,8 @@ class HostSession {
   private readonly deferred = new Map<BStr, DeferredSetime>();
   /** The peer takes XPATCH (both ends agreed on csync2-ts's extensions in the TLS handshake). */
   xpatch = false;
+  /** ... and XPATCHS (extensions version 2). */
+  xpatchStream = false;
 
   constructor(private readonly o: HostUpdateOptions) {
     this.ctx = o.ctx;
@@ -107,6 +109,7 @@ class HostSession {
     this.link = link;
     this.pipe = new CommandPipe(link);
     this.xpatch = link.conn.extensions;
+    this.xpatchStream = link.conn.extensionVersion >= 2;
     const saved = o.errors.value;
     try {
       for (;;) {

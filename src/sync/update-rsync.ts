@@ -312,6 +312,61 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
   }
 }
 
+
+/**
+ * sendDeltaAgainst() for XPATCHS: the delta leaves in chunks while it is made (a
+ * run of frames ended by `octet-stream 0`, protocol/frame.ts FRAME_CHUNKED), so the
+ * peer patches while we read on; a read error on the way ends it with `octet-stream -1`.
+ */
+export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer): Promise<DeltaResult> {
+  const writer = link.conn.writer;
+  let sig: Signature;
+  try {
+    sig = parseSignature(sigBytes);
+  } catch (err) {
+    throw new FatalError('Got an error from librsync, too bad!', (err as Error).message);
+  }
+  const data = await openDataFile(link, out, cfg, file);
+  if (data === null) return { ok: false, sent: 0 };
+  let sent = 0;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (heldBytes === 0) return;
+    const chunk = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
+    held = [];
+    heldBytes = 0;
+    sent += chunk.length;
+    await writer.sendFrame(chunk);
+  };
+  try {
+    const encoder = new DeltaEncoder(sig);
+    // What each read of the file (1 MiB) produced goes at once: mostly a few COPY
+    // commands, which keep the peer copying from its old file while we scan on.
+    const take = async (parts: Buffer[]): Promise<void> => {
+      for (const p of parts) {
+        if (p.length === 0) continue;
+        held.push(p);
+        heldBytes += p.length;
+      }
+      await flush();
+    };
+    try {
+      for await (const chunk of readFdChunks(data.fd)) await take(encoder.write(chunk));
+    } catch (err) {
+      out.debug(0, `I/O Error '${strerror(err)}' while reading data file in rsync-delta: ${file}`);
+      await writer.sendFrameError();
+      return { ok: false, sent };
+    }
+    await take(encoder.end());
+    await flush();
+    await writer.sendFrame(Buffer.alloc(0));
+    return { ok: true, sent };
+  } finally {
+    closeSync(data.fd);
+  }
+}
+
 /** The local file a delta is made of; null = it cannot be read (said, and `octet-stream -1` sent instead). */
 async function openDataFile(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr): Promise<{ fd: number; size: number } | null> {
   let fd = -1;

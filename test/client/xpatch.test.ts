@@ -6,10 +6,12 @@
  * trees, databases, conflicts.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { createCluster, diffTrees, syncOnce, type Cluster, type Impl, type SyncResult, type TestHost } from '../helpers/index.js';
 
 const T0 = 1_700_000_000;
+const HUGE = randomBytes(3_000_000);
 
 interface Outcome {
   /** Client stderr lines of both pushes, host names, port and certificate normalized. */
@@ -34,6 +36,8 @@ async function scenario(cluster: Cluster, serverImpl: Impl, env: Record<string, 
     ['mid.bin', Buffer.alloc(20_000, 0x33)],
     ['sp ace%.txt', Buffer.from('odd name\n')],
     ['z.txt', Buffer.from('zulu\n')],
+    // Above 1 MiB: its change goes by XPATCHS (extensions version 2), the delta streamed in chunks.
+    ['huge.bin', HUGE],
   ];
   for (const [rel, content] of files) {
     await client.write(rel, content, 0o640);
@@ -46,7 +50,10 @@ async function scenario(cluster: Cluster, serverImpl: Impl, env: Record<string, 
   await server.write('a.txt', 'alpha changed on the server\n');
   await client.write('mid.bin', Buffer.alloc(20_000, 0x34));
   await client.write('z.txt', 'zulu 2\n');
-  for (const rel of ['a.txt', 'mid.bin', 'z.txt']) await client.setMtime(rel, T0 + 5);
+  const huge = Buffer.from(HUGE);
+  for (const at of [5, 1_000_000, 2_999_000]) huge.fill(0x42, at, at + 700);
+  await client.write('huge.bin', huge);
+  for (const rel of ['a.txt', 'mid.bin', 'z.txt', 'huge.bin']) await client.setMtime(rel, T0 + 5);
   await server.setMtime('a.txt', T0 + 7);
   assert.equal((await client.run(['-cr', '/'])).code, 0);
   const conflict = await syncOnce(client, server, ['-uv'], { serverImpl, daemonVerbose: 3, env });
@@ -79,7 +86,8 @@ describe('XPATCH from our client', () => {
 
   it('with our daemon: used, and the outcome equals a push without it', async () => {
     const [withIt, without] = await Promise.all([run('ours'), run('ours', { CSYNC2_TS_NO_EXTENSIONS: '1' })]);
-    assert.match(withIt.daemonLog, /XPATCH/, 'the daemon saw XPATCH');
+    assert.match(withIt.daemonLog, /XPATCH /, 'the daemon saw XPATCH');
+    assert.match(withIt.daemonLog, /XPATCHS /, 'and XPATCHS for the big changed file');
     assert.doesNotMatch(without.daemonLog, /XPATCH/, 'nothing of it when turned off');
     assert.equal(withIt.first.client.code, 0, withIt.first.text);
     assert.deepEqual(withIt.firstLines, without.firstLines);

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { sleep } from '../helpers/index.js';
 import { F, OK, DENIED, assertStillServing, hostileSetup, type Hostile } from './hostile-setup.js';
 import { RawPeer, exchange } from './raw.js';
-import { EXTENSIONS_ALPN } from '../../src/net/tls.js';
+import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2 } from '../../src/net/tls.js';
 import { ERR_BASIS_CHANGED, signatureDigest } from '../../src/protocol/xpatch.js';
 
 const DELTA_MAGIC = Buffer.from([0x72, 0x73, 0x02, 0x36]);
@@ -26,6 +26,17 @@ function literalDelta(content: Buffer): Buffer {
 
 function framed(delta: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`octet-stream ${delta.length}\n`), delta]);
+}
+
+/** XPATCHS's form: the delta as a run of frames (cut at `cuts`), ended by `octet-stream 0`. */
+function chunked(delta: Buffer, cuts: number[]): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const c of [...cuts, delta.length]) {
+    if (c > at) parts.push(framed(delta.subarray(at, c)));
+    at = c;
+  }
+  return Buffer.concat([...parts, Buffer.from('octet-stream 0\n')]);
 }
 
 /** The server forgets its dirty rows (a test's own change is not to be pushed back). */
@@ -217,6 +228,47 @@ describe('XPATCH on our daemon', () => {
     assert.ok((await sigOf(again, 'resig.txt')).equals(fresh), 'PATCH sent the signature of the file as it was then');
     again.destroy();
     clearDirty(h);
+  });
+
+  it('XPATCHS (version 2): the delta in chunks, applied as it comes; refused or given up, its chunks are still read', async () => {
+    const v1 = await session();
+    v1.send(`XPATCHS ${h.key} ${F('inside.txt')} 00`);
+    assert.equal(await v1.line(), 'Unknown command!', 'a version 1 session does not know it');
+    v1.destroy();
+    const peer = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN] });
+    assert.equal(peer.alpn, EXTENSIONS_ALPN_V2, 'version 2 agreed on');
+    assert.deepEqual(await exchange(peer, ['CONFIG ', `HELLO ${h.client.name}`]), [OK, OK]);
+
+    const base = Buffer.alloc(10_000, 0x62);
+    await h.server.write('streamed.txt', base, 0o644);
+    assert.equal((await h.server.run(['-cI', h.server.path('streamed.txt')])).code, 0);
+    // COPY 8000 bytes of the basis, then a literal, cut inside the COPY command and inside the literal.
+    const copyAndTail = Buffer.concat([DELTA_MAGIC, Buffer.from([0x46, 0, 0x1f, 0x40, 0x04]), Buffer.from('tail'), Buffer.from([0])]);
+    const xpatchs = (name: string, key: string, token: string, body: Buffer): void =>
+      peer.send(Buffer.concat([Buffer.from(`XPATCHS ${key} ${F(name)} ${token}\n`), body]));
+
+    // Refused ones: their chunks (here holding a command line) are data, read to the end.
+    const sneaky = chunked(literalDelta(Buffer.from(`\nDEL ${h.key} ${F('inside.txt')}\n`)), [3, 20]);
+    xpatchs('streamed.txt', 'wrongkey', '00', sneaky);
+    assert.equal(await peer.line(), DENIED, 'wrong key');
+    xpatchs('streamed.txt', h.key, '00', sneaky);
+    assert.equal(await peer.line(), ERR_BASIS_CHANGED, 'no SIG described this basis');
+    // Given up on the way: the old content stays, no temp file, the session goes on.
+    xpatchs('streamed.txt', h.key, signatureDigest(await sigOf(peer, 'streamed.txt')),
+      Buffer.concat([framed(copyAndTail.subarray(0, 7)), Buffer.from('octet-stream -1\n')]));
+    assert.equal(await peer.line(), 'Input/output error');
+    assert.ok((await h.server.read('streamed.txt')).equals(base));
+    assert.deepEqual(await tempFiles(h), []);
+
+    xpatchs('streamed.txt', h.key, signatureDigest(await sigOf(peer, 'streamed.txt')), chunked(copyAndTail, [2, 7, 11]));
+    assert.equal(await peer.line(), OK);
+    assert.deepEqual(await exchange(peer, [`SETIME ${h.key} ${F('streamed.txt')} 1700000000`, 'BYE']), [OK, 'OK (cu_later).']);
+    peer.destroy();
+    assert.ok((await h.server.read('streamed.txt')).equals(Buffer.concat([base.subarray(0, 8000), Buffer.from('tail')])));
+    assert.equal((await h.server.read('inside.txt')).toString(), 'inside\n');
+    assert.deepEqual(await tempFiles(h), []);
+    clearDirty(h);
+    await assertStillServing(h, 'xpatchs');
   });
 
   it('a local change between a received file and its SETIME is a conflict: the local version stays', async () => {
