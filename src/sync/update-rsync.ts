@@ -312,7 +312,6 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
   }
 }
 
-
 /**
  * sendDeltaAgainst() for XPATCHS: the delta leaves in chunks while it is made (a
  * run of frames ended by `octet-stream 0`, protocol/frame.ts FRAME_CHUNKED), so the
@@ -328,38 +327,27 @@ export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Con
   }
   const data = await openDataFile(link, out, cfg, file);
   if (data === null) return { ok: false, sent: 0 };
-  let sent = 0;
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  const flush = async (): Promise<void> => {
-    if (heldBytes === 0) return;
-    const chunk = held.length === 1 ? held[0]! : Buffer.concat(held, heldBytes);
-    held = [];
-    heldBytes = 0;
-    sent += chunk.length;
-    await writer.sendFrame(chunk);
-  };
   try {
     const encoder = new DeltaEncoder(sig);
-    // What each read of the file (1 MiB) produced goes at once: mostly a few COPY
-    // commands, which keep the peer copying from its old file while we scan on.
-    const take = async (parts: Buffer[]): Promise<void> => {
-      for (const p of parts) {
-        if (p.length === 0) continue;
-        held.push(p);
-        heldBytes += p.length;
+    const reads = readFdChunks(data.fd);
+    let sent = 0;
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await reads.next();
+      } catch (err) {
+        out.debug(0, `I/O Error '${strerror(err)}' while reading data file in rsync-delta: ${file}`);
+        await writer.sendFrameError();
+        return { ok: false, sent };
       }
-      await flush();
-    };
-    try {
-      for await (const chunk of readFdChunks(data.fd)) await take(encoder.write(chunk));
-    } catch (err) {
-      out.debug(0, `I/O Error '${strerror(err)}' while reading data file in rsync-delta: ${file}`);
-      await writer.sendFrameError();
-      return { ok: false, sent };
+      // What each read (1 MiB) produced goes at once: mostly a few COPY commands,
+      // which keep the peer copying from its old file while we scan on.
+      const parts = next.done ? encoder.end() : encoder.write(next.value);
+      const n = parts.reduce((sum, p) => sum + p.length, 0);
+      if (n > 0) await writer.sendFrame(parts.length === 1 ? parts[0]! : Buffer.concat(parts, n));
+      sent += n;
+      if (next.done) break;
     }
-    await take(encoder.end());
-    await flush();
     await writer.sendFrame(Buffer.alloc(0));
     return { ok: true, sent };
   } finally {
