@@ -22,6 +22,9 @@ import type { DbLocation } from './location.js';
 export const DEADLOCK_MESSAGE = 'Database backend is exceedingly busy => Terminating (requesting retry).';
 
 /** The DDL exactly as csync2 stores it in sqlite_master (the whitespace inside is a TAB). */
+/** Is the schema there? (csync2 probes with `SELECT count(*) from file`; LIMIT 1 asks the same without a scan.) */
+const SCHEMA_PROBE = 'SELECT 1 FROM file LIMIT 1';
+
 export const SCHEMA: ReadonlyArray<readonly [string, string]> = [
   ['Creating file table', 'CREATE TABLE file (\tfilename, checktxt,\tUNIQUE ( filename ) ON CONFLICT REPLACE)'],
   ['Creating dirty table', 'CREATE TABLE dirty (\tfilename, forced, myname, peername,\tUNIQUE ( filename, peername ) ON CONFLICT IGNORE)'],
@@ -126,7 +129,7 @@ export class StateStore {
   /** csync2 probes with `SELECT count(*) from file` and creates all tables when that fails (LIMIT 1 probes the same without a scan). */
   private ensureSchema(loc: DbLocation): void {
     try {
-      this.retryBusy(() => this.db.prepare('SELECT 1 FROM file LIMIT 1').get());
+      this.retryBusy(() => this.db.prepare(SCHEMA_PROBE).get());
       return;
     } catch (err) {
       if (err instanceof FatalError) throw err;
@@ -164,7 +167,7 @@ export class StateStore {
 
   private hasFileTable(): boolean {
     try {
-      this.db.prepare('SELECT 1 FROM file LIMIT 1').get();
+      this.db.prepare(SCHEMA_PROBE).get();
       return true;
     } catch {
       return false;

@@ -257,6 +257,15 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
   return sendDeltaAgainst(link, out, cfg, file, sigBytes);
 }
 
+/** The peer's signature parsed; one that librsync would reject is fatal, with csync2's message. */
+function peerSignature(sigBytes: Buffer): Signature {
+  try {
+    return parseSignature(sigBytes);
+  } catch (err) {
+    throw new FatalError('Got an error from librsync, too bad!', (err as Error).message);
+  }
+}
+
 /**
  * The delta of the local file against the peer's signature `sigBytes`, sent as
  * one frame (the caller holds the writer). PATCH gets the signature in its own
@@ -264,12 +273,7 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
  */
 export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer): Promise<DeltaResult> {
   const writer = link.conn.writer;
-  let sig: Signature;
-  try {
-    sig = parseSignature(sigBytes);
-  } catch (err) {
-    throw new FatalError('Got an error from librsync, too bad!', (err as Error).message);
-  }
+  const sig = peerSignature(sigBytes);
 
   out.debug(3, 'Opening new_file and delta_file..');
   const data = await openDataFile(link, out, cfg, file);
@@ -319,12 +323,7 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
  */
 export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer): Promise<DeltaResult> {
   const writer = link.conn.writer;
-  let sig: Signature;
-  try {
-    sig = parseSignature(sigBytes);
-  } catch (err) {
-    throw new FatalError('Got an error from librsync, too bad!', (err as Error).message);
-  }
+  const sig = peerSignature(sigBytes);
   const data = await openDataFile(link, out, cfg, file);
   if (data === null) return { ok: false, sent: 0 };
   try {
