@@ -13,6 +13,9 @@
  * processes get the lock, or never batched with -B.
  */
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { DbError, FatalError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { toBuf, fromBuf, isAscii, type BStr } from '../util/bytes.js';
@@ -96,7 +99,7 @@ export class StateStore {
     let db: Database.Database;
     try {
       // better-sqlite3 takes the file name as UTF-8 text.
-      db = new Database(isAscii(loc.path) ? loc.path : toBuf(loc.path).toString('utf8'), { timeout: timeoutMs });
+      db = new Database(isAscii(loc.path) ? loc.path : toBuf(loc.path).toString('utf8'), { timeout: timeoutMs, ...nativeBinding() });
     } catch (err) {
       if (!loc.path.startsWith('/')) {
         log.debug(0, `Cannot open database file: ${loc.path}, maybe you need three slashes (like sqlite:///var/lib/csync2/csync2.db)`);
@@ -597,4 +600,24 @@ export class StateStore {
     // A pinned certificate must survive a crash right after the handshake.
     this.commit();
   }
+}
+
+let addonOption: { nativeBinding?: string } | undefined;
+
+/**
+ * The addon's path as `npm ci` builds it, so better-sqlite3 skips its search through the
+ * `bindings` package (a dozen failed opens at every start); its own search where it is elsewhere.
+ */
+function nativeBinding(): { nativeBinding?: string } {
+  if (addonOption === undefined) {
+    addonOption = {};
+    try {
+      const pkg = createRequire(import.meta.url).resolve('better-sqlite3/package.json');
+      const addon = join(dirname(pkg), 'build', 'Release', 'better_sqlite3.node');
+      if (existsSync(addon)) addonOption = { nativeBinding: addon };
+    } catch {
+      // not resolvable from here: the default search
+    }
+  }
+  return addonOption;
 }
