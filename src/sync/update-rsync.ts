@@ -21,6 +21,7 @@ import { FRAME_ERROR, FORMAT_ERROR, parseFrameHeader } from '../protocol/frame.j
 import { FRAME_HEADER_MAX, FRAME_CHUNK } from '../protocol/limits.js';
 import { DeltaEncoder, SignatureBuilder, parseSignature, resolveSigParams, type Signature } from '../rsync/index.js';
 import { DELTA_MAGIC } from '../rsync/format.js';
+import { sharesAlignedBlock } from '../rsync/probe.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 import { FatalError, ProtocolError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -289,17 +290,29 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
       out.debug(3, 'Delta has been created successfully.');
       return { ok: true, sent: total };
     }
+    let small: Buffer | null = null;
+    if (fileSize <= SYNC_READ_MAX) {
+      const buf = Buffer.allocUnsafe(Math.max(fileSize, 1));
+      let got = 0;
+      for (;;) {
+        const n = readSync(fd, buf, got, buf.length - got, got);
+        if (n <= 0 || (got += n) === buf.length) break;
+      }
+      small = buf.subarray(0, got);
+      // No block where it was: literals without the scan (not at -vvv, whose wire dump shows librsync's delta).
+      if (small.length > 0 && !log.enabled(3) && !sharesAlignedBlock(sig, small)) {
+        const frame = literalFrame(small);
+        out.debug(3, 'Sending delta_file to peer..');
+        await writer.sendFrame(frame);
+        out.debug(3, 'Delta has been created successfully.');
+        return { ok: true, sent: frame.length };
+      }
+    }
     const spool = new Spool(cfg);
     try {
       const encoder = new DeltaEncoder(sig);
-      if (fileSize <= SYNC_READ_MAX) {
-        const buf = Buffer.allocUnsafe(Math.max(fileSize, 1));
-        let got = 0;
-        for (;;) {
-          const n = readSync(fd, buf, got, buf.length - got, got);
-          if (n <= 0 || (got += n) === buf.length) break;
-        }
-        spool.addAll(encoder.write(buf.subarray(0, got)));
+      if (small !== null) {
+        spool.addAll(encoder.write(small));
       } else {
         for await (const chunk of readFdChunks(fd)) spool.addAll(encoder.write(chunk));
       }
@@ -394,10 +407,7 @@ export async function sendLiteralDelta(link: PeerLink, out: UpdateOut, cfg: Conf
       return { ok: true, sent: empty.length };
     }
     // Small: one buffer, magic + LITERAL_N8 + bytes + END (a file that changed size is cut or padded).
-    const frame = Buffer.alloc(fileSize + 14);
-    frame.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
-    frame[4] = 0x44;
-    frame.writeBigUInt64BE(BigInt(fileSize), 5);
+    const frame = literalFrame(null, fileSize);
     for (let got = 0; got < fileSize;) {
       const n = readSync(fd, frame, 13 + got, fileSize - got, got);
       if (n <= 0) break;
@@ -408,6 +418,19 @@ export async function sendLiteralDelta(link: PeerLink, out: UpdateOut, cfg: Conf
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * A delta of one frame: magic, LITERAL_N8 with `data` (or `size` zero bytes to be read
+ * into the frame at offset 13), END.
+ */
+function literalFrame(data: Uint8Array | null, size = data?.length ?? 0): Buffer {
+  const frame = Buffer.alloc(size + 14);
+  frame.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
+  frame[4] = 0x44; // LITERAL_N8
+  frame.writeBigUInt64BE(BigInt(size), 5);
+  if (data !== null) frame.set(data, 13);
+  return frame;
 }
 
 /** One LITERAL with an 8-byte length, the file's bytes, END. A file that changes size is cut or padded. */
