@@ -19,7 +19,11 @@ import { prefixSubst } from '../config/prefix.js';
 import type { PeerLink } from '../net/client.js';
 import { FRAME_ERROR, FORMAT_ERROR, parseFrameHeader } from '../protocol/frame.js';
 import { FRAME_HEADER_MAX, FRAME_CHUNK } from '../protocol/limits.js';
-import { DeltaEncoder, SignatureBuilder, parseSignature, resolveSigParams, type Signature } from '../rsync/index.js';
+// The modules themselves, not the index: a client never patches (patch.js stays unloaded).
+import { DeltaEncoder } from '../rsync/delta.js';
+import { SignatureBuilder } from '../rsync/sigbuild.js';
+import { parseSignature, type Signature } from '../rsync/sigload.js';
+import { resolveSigParams } from '../rsync/sigparams.js';
 import { DELTA_MAGIC } from '../rsync/format.js';
 import { sharesAlignedBlock } from '../rsync/probe.js';
 import { fsPath, type BStr } from '../util/bytes.js';
