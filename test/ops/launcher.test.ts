@@ -59,3 +59,34 @@ test('a daemon started in the background serves a real client started at the sam
     await cluster.cleanup();
   }
 });
+
+test('node\'s flags: a small young generation for client and local modes, node\'s defaults for the daemon', async () => {
+  const { mkdtemp, writeFile, chmod, rm } = await import('node:fs/promises');
+  const { execFile } = await import('node:child_process');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(`${tmpdir()}/launcher-flags-`);
+  try {
+    // A stand-in for node that prints what it was started with.
+    await writeFile(`${dir}/node`, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+    await chmod(`${dir}/node`, 0o755);
+    const argsOf = (args: string[]): Promise<string[]> => new Promise((resolve, reject) => {
+      execFile(OUR_CSYNC2, args, { env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}` } }, (err, stdout) => {
+        if (err) reject(err);
+        else resolve(stdout.split('\n').filter((l) => l !== ''));
+      });
+    });
+    const small = ['--max-semi-space-size=2', '--optimize-for-size'];
+    const flagsOf = (argv: string[]): string[] => argv.slice(0, argv.findIndex((a) => a.endsWith('/bin/csync2')));
+    assert.deepEqual(flagsOf(await argsOf(['-xv'])), small);
+    assert.deepEqual(flagsOf(await argsOf(['-Cmain', '-u'])), small, '-C takes the rest of the word as its value');
+    assert.deepEqual(flagsOf(await argsOf(['-x', '--', '-i'])), small, 'a file name after --');
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    for (const daemon of [['-iii'], ['-vi'], ['-ii', '-Cmain']]) {
+      const argv = await argsOf([...daemon, '-N', '127.0.0.1', '-p', port]);
+      assert.deepEqual(flagsOf(argv), [], daemon.join(' '));
+      assert.deepEqual(argv.slice(-5), [...daemon, '-N', '127.0.0.1', '-p', port].slice(-5));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
