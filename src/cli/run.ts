@@ -7,8 +7,6 @@
 import { existsSync, openSync, constants as C } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { parseArgs } from './args.js';
-import { helpText } from './help.js';
-import { createKeyFile } from './keygen.js';
 import { print, printLine, flushStdout } from './output.js';
 import type { Options } from './options.js';
 import { loadConfig, hasActiveGroup } from '../config/load.js';
@@ -17,18 +15,17 @@ import { SCANNER_READ_FAILED } from '../config/flex.js';
 import { resolveDatabase } from '../db/location.js';
 import { StateStore } from '../db/store.js';
 import { realName } from '../fs/realname.js';
-import { Checker } from '../sync/check.js';
-import * as local from '../sync/local.js';
+import type { Checker, CheckOptions } from '../sync/check.js';
 import type { RunContext } from '../sync/context.js';
 import { runActions } from '../actions/run.js';
 import { CsyncError, FatalError, UsageError } from '../util/errors.js';
 import { log, errorCount } from '../util/log.js';
-import { LoggerProcessSink } from '../util/syslog.js';
 import { rawArgs, fromUtf8, toBuf, type BStr } from '../util/bytes.js';
 
 /** Returns the process exit code. */
 export async function run(argv: BStr[] = rawArgs()): Promise<number> {
   if (argv.length === 2 && argv[0] === '-k') {
+    const { createKeyFile } = await import('./keygen.js');
     return createKeyFile(argv[1]!, (s) => process.stderr.write(toBuf(s)));
   }
 
@@ -48,13 +45,13 @@ export async function run(argv: BStr[] = rawArgs()): Promise<number> {
     } catch (err) {
       if (err instanceof UsageError) {
         if (err.message) process.stderr.write(toBuf(err.message + '\n'));
-        print(helpText());
+        print((await import('./help.js')).helpText());
         flushStdout();
         return 1;
       }
       throw err;
     }
-    configureLogger(opts);
+    await configureLogger(opts);
 
     if (opts.mode === 'server' || opts.mode === 'single' || opts.mode === 'inetd') {
       const { runServer } = await import('../server/main.js');
@@ -97,13 +94,13 @@ function isDanglingLink(path: string): boolean {
   }
 }
 
-function configureLogger(opts: Options): void {
+async function configureLogger(opts: Options): Promise<void> {
   log.level = opts.debugLevel;
   log.timestamps = opts.timestamps;
   if (opts.timestampFile !== null) {
     log.timestampFd = openSync(toBuf(opts.timestampFile), C.O_WRONLY | C.O_CREAT | C.O_APPEND, 0o666);
   }
-  if (opts.syslog) log.syslog = new LoggerProcessSink();
+  if (opts.syslog) log.syslog = new (await import('../util/syslog.js')).LoggerProcessSink();
 }
 
 /** Config + database, exactly in csync2's order and with its messages. */
@@ -138,16 +135,18 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
       if (!ctx.matcher.isUseful(n, recursive)) log.debug(0, `WARNING: Parameter will be ignored: ${n}`);
     }
   };
-  const checker = (): Checker => new Checker(ctx);
+  // The check and the local modes' modules are loaded by the modes that use them (not by a push).
+  const checker = async (o?: CheckOptions): Promise<Checker> => new (await import('../sync/check.js')).Checker(ctx, o);
+  const local = (): Promise<typeof import('../sync/local.js')> => import('../sync/local.js');
 
   switch (opts.mode) {
     case 'simple': {
       if (opts.args.length === 0) {
-        checker().check('/', true);
+        (await checker()).check('/', true);
         return update(opts, ctx, null);
       }
       const names = real();
-      const c = checker();
+      const c = await checker();
       for (const n of names) {
         warnUseless([n], opts.recursive);
         c.check(n, opts.recursive);
@@ -163,7 +162,7 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
     }
     case 'check':
     case 'checkAndUpdate': {
-      const c = checker();
+      const c = await checker();
       if (opts.args.length === 0) {
         for (const h of ctx.store.hints(false).reverse()) {
           c.check(h.filename, h.recursive !== 0);
@@ -186,7 +185,7 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
     }
     case 'compare': {
       ctx.matcher.compareMode = true;
-      const c = new Checker(ctx, { compareMode: true, onListed: printLine });
+      const c = await checker({ compareMode: true, onListed: printLine });
       for (const n of real()) {
         warnUseless([n], opts.recursive);
         c.check(n, opts.recursive);
@@ -197,20 +196,20 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
       const names = real();
       for (const n of names) {
         warnUseless([n], opts.recursive);
-        local.markFiles(ctx, [n], opts.recursive);
+        (await local()).markFiles(ctx, [n], opts.recursive);
       }
       return -1;
     }
     case 'force':
-      local.forceFiles(ctx, real(), opts.recursive);
+      (await local()).forceFiles(ctx, real(), opts.recursive);
       return -1;
-    case 'listHints': return local.listHints(ctx, printLine);
-    case 'listFiles': return local.listFiles(ctx, printLine);
-    case 'listDirty': return local.listDirty(ctx, printLine);
-    case 'listSync': return local.listSync(ctx, opts.args[0]!, opts.args[1]!, printLine);
+    case 'listHints': return (await local()).listHints(ctx, printLine);
+    case 'listFiles': return (await local()).listFiles(ctx, printLine);
+    case 'listDirty': return (await local()).listDirty(ctx, printLine);
+    case 'listSync': return (await local()).listSync(ctx, opts.args[0]!, opts.args[1]!, printLine);
     case 'removeOld':
       if (opts.groupList !== null) throw new FatalError('Never run -R with -G!');
-      local.removeOld(ctx);
+      (await local()).removeOld(ctx);
       return -1;
     case 'test': {
       const { testSync } = await import('../sync/compare.js');
