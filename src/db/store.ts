@@ -24,10 +24,10 @@ import type { DbLocation } from './location.js';
 
 export const DEADLOCK_MESSAGE = 'Database backend is exceedingly busy => Terminating (requesting retry).';
 
-/** The DDL exactly as csync2 stores it in sqlite_master (the whitespace inside is a TAB). */
 /** Is the schema there? (csync2 probes with `SELECT count(*) from file`; LIMIT 1 asks the same without a scan.) */
 const SCHEMA_PROBE = 'SELECT 1 FROM file LIMIT 1';
 
+/** The DDL exactly as csync2 stores it in sqlite_master (the whitespace inside is a TAB). */
 export const SCHEMA: ReadonlyArray<readonly [string, string]> = [
   ['Creating file table', 'CREATE TABLE file (\tfilename, checktxt,\tUNIQUE ( filename ) ON CONFLICT REPLACE)'],
   ['Creating dirty table', 'CREATE TABLE dirty (\tfilename, forced, myname, peername,\tUNIQUE ( filename, peername ) ON CONFLICT IGNORE)'],

@@ -289,7 +289,7 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
     out.debug(3, 'Running rs_delta_file() from librsync..');
     if (sig.count === 0 && fileSize >= STREAM_LITERAL_MIN) {
       out.debug(3, 'Sending delta_file to peer..');
-      const total = fileSize + 14;
+      const total = LITERAL_HEADER + fileSize + 1;
       await writer.sendFrameFrom(literalDelta(fd, fileSize), total);
       out.debug(3, 'Delta has been created successfully.');
       return { ok: true, sent: total };
@@ -305,7 +305,8 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
       small = buf.subarray(0, got);
       // No block where it was: literals without the scan (not at -vvv, whose wire dump shows librsync's delta).
       if (small.length > 0 && !log.enabled(3) && !sharesAlignedBlock(sig, small)) {
-        const frame = literalFrame(small);
+        const frame = literalFrame(small.length);
+        frame.set(small, LITERAL_HEADER);
         out.debug(3, 'Sending delta_file to peer..');
         await writer.sendFrame(frame);
         out.debug(3, 'Delta has been created successfully.');
@@ -399,7 +400,7 @@ export async function sendLiteralDelta(link: PeerLink, out: UpdateOut, cfg: Conf
   const { fd, size: fileSize } = data;
   try {
     if (fileSize > SYNC_READ_MAX) {
-      const total = fileSize + 14;
+      const total = LITERAL_HEADER + fileSize + 1;
       await writer.sendFrameFrom(literalDelta(fd, fileSize), total);
       return { ok: true, sent: total };
     }
@@ -411,9 +412,9 @@ export async function sendLiteralDelta(link: PeerLink, out: UpdateOut, cfg: Conf
       return { ok: true, sent: empty.length };
     }
     // Small: one buffer, magic + LITERAL_N8 + bytes + END (a file that changed size is cut or padded).
-    const frame = literalFrame(null, fileSize);
+    const frame = literalFrame(fileSize);
     for (let got = 0; got < fileSize;) {
-      const n = readSync(fd, frame, 13 + got, fileSize - got, got);
+      const n = readSync(fd, frame, LITERAL_HEADER + got, fileSize - got, got);
       if (n <= 0) break;
       got += n;
     }
@@ -424,26 +425,25 @@ export async function sendLiteralDelta(link: PeerLink, out: UpdateOut, cfg: Conf
   }
 }
 
-/**
- * A delta of one frame: magic, LITERAL_N8 with `data` (or `size` zero bytes to be read
- * into the frame at offset 13), END.
- */
-function literalFrame(data: Uint8Array | null, size = data?.length ?? 0): Buffer {
-  const frame = Buffer.alloc(size + 14);
-  frame.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
-  frame[4] = 0x44; // LITERAL_N8
-  frame.writeBigUInt64BE(BigInt(size), 5);
-  if (data !== null) frame.set(data, 13);
-  return frame;
+/** Bytes before a whole-file literal's data: delta magic, LITERAL_N8 and its 8-byte length. */
+const LITERAL_HEADER = 13;
+
+/** Delta magic and LITERAL_N8 of `size` bytes, written at the start of `buf`. */
+function writeLiteralHeader(buf: Buffer, size: number): Buffer {
+  buf.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
+  buf[4] = 0x44; // LITERAL_N8
+  buf.writeBigUInt64BE(BigInt(size), 5);
+  return buf;
+}
+
+/** A whole-file literal delta in one buffer: header, `size` zero bytes to be filled at LITERAL_HEADER, END. */
+function literalFrame(size: number): Buffer {
+  return writeLiteralHeader(Buffer.alloc(LITERAL_HEADER + size + 1), size);
 }
 
 /** One LITERAL with an 8-byte length, the file's bytes, END. A file that changes size is cut or padded. */
 async function* literalDelta(fd: number, size: number): AsyncGenerator<Buffer> {
-  const head = Buffer.alloc(13);
-  head.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
-  head[4] = 0x44; // LITERAL_N8
-  head.writeBigUInt64BE(BigInt(size), 5);
-  yield head;
+  yield writeLiteralHeader(Buffer.alloc(LITERAL_HEADER), size);
   let left = size;
   for await (const chunk of readFdChunks(fd)) {
     if (left === 0) break;
