@@ -73,7 +73,10 @@ async function buildTrees(): Promise<void> {
   for (const [h, files] of [[A, { o1: 'same', o2: 'only A', o3: 'A', o35: 'only A' }], [B, { o1: 'same', o3: 'BB', o4: 'only B', o5: 'only B' }]] as const) {
     for (const [f, t] of Object.entries(files)) await h.write(`../other/${f}`, t);
   }
-  for (const h of c.hosts) await writeFile(join(h.sysDir, 'second.key'), c.key.replace(/^./, 'S'), { mode: 0o600 });
+  // A key unlike the first group's whatever its first character (the same key would merge the groups in LIST).
+  const secondKey = c.key.replace(/^./, (ch) => (ch === 'S' ? 'T' : 'S'));
+  assert.notEqual(secondKey, c.key);
+  for (const h of c.hosts) await writeFile(join(h.sysDir, 'second.key'), secondKey, { mode: 0o600 });
   for (const h of c.hosts) {
     for (const e of await h.treeSnapshot()) await h.setMtime(e.path, T0);
     await h.setMtime('', T0);
