@@ -6,22 +6,29 @@
  */
 import { listenEarly } from '../net/early-listen.js';
 
-// bin/csync2 starts node without NODE_EXTRA_CA_CERTS (it says why); actions get it back.
-const extraCa = process.env.CSYNC2_TS_EXTRA_CA;
-if (extraCa !== undefined) {
-  delete process.env.CSYNC2_TS_EXTRA_CA;
-  if (extraCa !== '') process.env.NODE_EXTRA_CA_CERTS = extraCa;
-}
+// No top-level await: this module is also the entry of the CommonJS bundle (scripts/bundle.mjs).
+async function main(): Promise<void> {
+  // bin/csync2 starts node without NODE_EXTRA_CA_CERTS (it says why); actions get it back.
+  const extraCa = process.env.CSYNC2_TS_EXTRA_CA;
+  if (extraCa !== undefined) {
+    delete process.env.CSYNC2_TS_EXTRA_CA;
+    if (extraCa !== '') process.env.NODE_EXTRA_CA_CERTS = extraCa;
+  }
 
-await listenEarly(process.argv.slice(2));
-const { run } = await import('./run.js');
-const { log } = await import('../util/log.js');
+  await listenEarly(process.argv.slice(2));
+  const { run } = await import('./run.js');
+  const { log } = await import('../util/log.js');
 
-run().then(async (code) => {
+  let code: number;
+  try {
+    code = await run();
+  } catch (err) {
+    // run() handles every expected error; this is a bug in csync2-ts itself.
+    process.stderr.write(`csync2: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  }
   await log.close();
   process.exit(code);
-}, (err: unknown) => {
-  // run() handles every expected error; this is a bug in csync2-ts itself.
-  process.stderr.write(`csync2: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exit(1);
-});
+}
+
+void main();

@@ -27,7 +27,10 @@ const FORMAT = 1;
 const MAX_ENTRIES = 64;
 const ENV = 'CSYNC2_TS_CACHE_DIR';
 
-/** The files whose code decides what a parse records (a rebuild or upgrade invalidates every entry). */
+/**
+ * The files whose code decides what a parse records (a rebuild or upgrade invalidates every entry),
+ * beside this module's own file: in the CommonJS bundle (scripts/bundle.mjs) that one holds them all.
+ */
 const PARSER_FILES = ['parse.js', 'parser.js', 'lexer.js', 'source.js', 'recording.js', 'chevrotain.js'];
 
 interface Entry {
@@ -51,8 +54,8 @@ let parserStamp: string | null = null;
 function stampOfParser(): string {
   if (parserStamp !== null) return parserStamp;
   const parts: string[] = [];
-  for (const f of PARSER_FILES) {
-    const st = statSync(fileURLToPath(new URL(`./${f}`, import.meta.url)), { throwIfNoEntry: false });
+  for (const url of [import.meta.url, ...PARSER_FILES.map((f) => new URL(`./${f}`, import.meta.url))]) {
+    const st = statSync(fileURLToPath(url), { throwIfNoEntry: false });
     parts.push(st ? `${st.size}:${st.mtimeMs}` : '-');
   }
   return (parserStamp = parts.join(','));

@@ -13,6 +13,7 @@
  * InclJunk tokens so the line counter can skip them.
  */
 import type { IToken, TokenType } from 'chevrotain';
+import './chevrotain-ready.js';
 import { chevrotain } from './chevrotain.js';
 
 const { createToken, Lexer } = chevrotain;

@@ -11,6 +11,7 @@ import { fromBuf, fromUtf8, type BStr } from '../util/bytes.js';
 import { ConfigError, FatalError, strerror } from '../util/errors.js';
 import { ConfigBuilder, asciiLower, listNamesGroup } from './builder.js';
 import { lookupParse, storeParse } from './cache.js';
+import { loadChevrotain } from './chevrotain.js';
 import { SCANNER_READ_FAILED } from './flex.js';
 import type { Config } from './model.js';
 import { replay } from './recording.js';
@@ -32,7 +33,13 @@ export interface LoadConfigOptions {
 
 export async function loadConfig(opts: LoadConfigOptions): Promise<Config> {
   const { bytes, builder } = begin(opts);
-  return fromCache(opts, bytes, builder) ?? parseAndKeep(opts, bytes, builder, await import('./parse.js'));
+  return fromCache(opts, bytes, builder) ?? parseAndKeep(opts, bytes, builder, await loadParser());
+}
+
+/** The parser module, chevrotain first (the grammar modules use it as they load: chevrotain.ts). */
+async function loadParser(): Promise<ParserModule> {
+  await loadChevrotain();
+  return import('./parse.js');
 }
 
 /** loadConfig() for a caller that has loaded the parser module already (tests). */

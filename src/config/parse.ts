@@ -5,6 +5,7 @@
  */
 import type { BStr } from '../util/bytes.js';
 import { ConfigError } from '../util/errors.js';
+import './chevrotain-ready.js';
 import { chevrotain } from './chevrotain.js';
 import type { ConfigSink } from './parser.js';
 import { configParser } from './parser.js';

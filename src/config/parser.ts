@@ -11,6 +11,7 @@
  * only C a compare pattern (csync2's compare rule reuses the include list).
  */
 import type { IParserErrorMessageProvider, IToken, TokenType } from 'chevrotain';
+import './chevrotain-ready.js';
 import { chevrotain } from './chevrotain.js';
 import { toUtf8 } from '../util/bytes.js';
 import {

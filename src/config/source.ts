@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IToken } from 'chevrotain';
+import './chevrotain-ready.js';
 import { chevrotain } from './chevrotain.js';
 import { fromBuf, toBuf, toUtf8, type BStr } from '../util/bytes.js';
 import { strerror } from '../util/errors.js';

@@ -12,7 +12,7 @@ import { lookupParse, storeParse } from '../../src/config/cache.js';
 import { loadConfig, type LoadConfigOptions } from '../../src/config/load.js';
 import type { Config } from '../../src/config/model.js';
 import { CsyncError } from '../../src/util/errors.js';
-import { OUR_CSYNC2 } from '../helpers/paths.js';
+import { OUR_ENTRY } from '../helpers/paths.js';
 import { loadOurs, sandbox, writeConfig, type Sandbox } from './real-csync2.js';
 
 let sb: Sandbox;
@@ -172,7 +172,7 @@ describe('config parse cache', () => {
     writeFileSync(join(sb.sys, 'csync2.cfg'), 'group g { host h1 h2; key csync2.key; include %p%; }\nprefix p { on h1: /tmp/p1; }\n');
     const cli = (): { status: number | null; stderr: string } => {
       rmSync(join(sb.db, 'h1.db3'), { force: true });
-      const r = spawnSync(process.execPath, [OUR_CSYNC2, '-N', 'h1', '-D', sb.db, '-vv', '-M'], {
+      const r = spawnSync(process.execPath, [OUR_ENTRY, '-N', 'h1', '-D', sb.db, '-vv', '-M'], {
         cwd: sb.cwd, env: { ...process.env, CSYNC2_SYSTEM_DIR: sb.sys, CSYNC2_TS_CACHE_DIR: dir }, encoding: 'latin1',
       });
       return { status: r.status, stderr: r.stderr };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import {
-  DaemonStartError, OUR_CSYNC2, REAL_CSYNC2, RunTimeoutError, createCluster, diffTrees, processesMentioning,
+  DaemonStartError, OUR_ENTRY, REAL_CSYNC2, RunTimeoutError, createCluster, diffTrees, processesMentioning,
   syncOnce, type Cluster,
 } from '../helpers/index.js';
 
@@ -163,7 +163,7 @@ describe('process hygiene', () => {
       assert.equal(real.code, 0, real.stderr.toString());
       assert.ok(existsSync(host.dbPath()));
       const ours = await host.run(args, { impl: 'ours' });
-      assert.deepEqual(ours.argv, [process.execPath, OUR_CSYNC2, '-N', host.name, '-D', host.dbDir, '-p', String(host.port), ...args]);
+      assert.deepEqual(ours.argv, [process.execPath, OUR_ENTRY, '-N', host.name, '-D', host.dbDir, '-p', String(host.port), ...args]);
     } finally {
       await cluster.cleanup();
     }

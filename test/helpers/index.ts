@@ -8,7 +8,7 @@
  *   - its own directory `<root>/hN/` with `etc/` (CSYNC2_SYSTEM_DIR: csync2.cfg, csync2.key, TLS key
  *     and certificate), `db/` (passed as `-D`, database `<name>.db3`) and `data/` (the synced tree,
  *     called `%data%` in the config through a `prefix data { on <host>: <dir>; ... }` block);
- *   - an implementation, 'real' (/usr/sbin/csync2) or 'ours' (bin/csync2), switchable per call.
+ *   - an implementation, 'real' (/usr/sbin/csync2) or 'ours' (dist/csync2.cjs, what bin/csync2 runs), switchable per call.
  * All hosts share one TCP port (`-p`), chosen free below the ephemeral port range.
  *
  * Default config (the same file on every host):
@@ -54,7 +54,7 @@ export {
 } from './cluster.js';
 export { hostCertificate } from './certs.js';
 export { allocateSubnet, findFreePort, isListening, sleep, type Subnet } from './net.js';
-export { OUR_CSYNC2, REAL_CSYNC2, REPO_ROOT, SQLITE3, implCommand, type Impl } from './paths.js';
+export { OUR_CSYNC2, OUR_ENTRY, REAL_CSYNC2, REPO_ROOT, SQLITE3, implCommand, type Impl } from './paths.js';
 export {
   DEFAULT_TIMEOUT_MS, ProcessTracker, RunTimeoutError, TrackedProcess, onTestProcessExit, processesMentioning,
   type RunOptions, type RunResult, type SpawnOptions,

@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createCluster, diffTrees, formatRun, type Cluster, type RunResult } from '../helpers/index.js';
-import { OUR_CSYNC2 } from '../helpers/paths.js';
+import { OUR_ENTRY } from '../helpers/paths.js';
 import { activate, catchSyslog, type Activated, type SyslogCatcher } from './activator.js';
 import { SHIPPED_CSYNC2, execStart } from './files.js';
 
@@ -23,7 +23,7 @@ import { SHIPPED_CSYNC2, execStart } from './files.js';
 function unitCommand(unit: string, baseArgs: string[]): string[] {
   const { program, args } = execStart(unit);
   assert.equal(program, SHIPPED_CSYNC2, `${unit} starts ${program}`);
-  return [process.execPath, OUR_CSYNC2, ...baseArgs, ...args];
+  return [process.execPath, OUR_ENTRY, ...baseArgs, ...args];
 }
 
 interface Setup {

@@ -1,6 +1,6 @@
 /**
  * bin/csync2 started as a command, as the installed command, the units and scripts start it (the
- * other tests run `node bin/csync2`): node starts without NODE_EXTRA_CA_CERTS (a CA bundle it would
+ * other tests run `node dist/csync2.cjs`, what it starts): node starts without NODE_EXTRA_CA_CERTS (a CA bundle it would
  * read at every start for nothing: csync2 pins peer certificates), and the actions csync2 runs get
  * the variable back as it was; a daemon started in the background serves a real csync2 client
  * started at the same moment (the native pre-binder listens before node starts), as csync2's own
@@ -76,7 +76,7 @@ test('node\'s flags: a small young generation for client and local modes, node\'
       });
     });
     const small = ['--max-semi-space-size=2', '--optimize-for-size'];
-    const flagsOf = (argv: string[]): string[] => argv.slice(0, argv.findIndex((a) => a.endsWith('/bin/csync2')));
+    const flagsOf = (argv: string[]): string[] => argv.slice(0, argv.findIndex((a) => a.endsWith('/bin/csync2') || a.endsWith('/dist/csync2.cjs')));
     assert.deepEqual(flagsOf(await argsOf(['-xv'])), small);
     assert.deepEqual(flagsOf(await argsOf(['-Cmain', '-u'])), small, '-C takes the rest of the word as its value');
     assert.deepEqual(flagsOf(await argsOf(['-x', '--', '-i'])), small, 'a file name after --');
@@ -86,6 +86,40 @@ test('node\'s flags: a small young generation for client and local modes, node\'
       assert.deepEqual(flagsOf(argv), [], daemon.join(' '));
       assert.deepEqual(argv.slice(-5), [...daemon, '-N', '127.0.0.1', '-p', port].slice(-5));
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the launcher runs the one-file build unless tsc built after it or it is missing', async () => {
+  const { mkdtemp, writeFile, chmod, rm, mkdir, copyFile, utimes } = await import('node:fs/promises');
+  const { execFile } = await import('node:child_process');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(`${tmpdir()}/launcher-entry-`);
+  try {
+    // A copy of the launcher in a layout of its own, and a stand-in node that prints its arguments.
+    await mkdir(`${dir}/bin`);
+    await mkdir(`${dir}/dist`);
+    await mkdir(`${dir}/path`);
+    await copyFile(OUR_CSYNC2, `${dir}/bin/csync2`);
+    await writeFile(`${dir}/path/node`, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+    await chmod(`${dir}/path/node`, 0o755);
+    const entryOf = (): Promise<string> => new Promise((resolve, reject) => {
+      execFile(`${dir}/bin/csync2`, ['-cr', '/'], { env: { ...process.env, PATH: `${dir}/path:${process.env.PATH ?? ''}` } }, (err, stdout) => {
+        if (err) reject(err);
+        else resolve(stdout.split('\n').find((l) => l.startsWith(dir))!.slice(dir.length));
+      });
+    });
+    assert.equal(await entryOf(), '/bin/csync2', 'no bundle: the ES modules');
+    await writeFile(`${dir}/dist/csync2.cjs`, '');
+    assert.equal(await entryOf(), '/dist/csync2.cjs', 'installed (no tsc build info): the bundle');
+    const t = Date.now() / 1000;
+    await writeFile(`${dir}/dist/.tsbuildinfo`, '');
+    await utimes(`${dir}/dist/csync2.cjs`, t - 10, t - 10);
+    await utimes(`${dir}/dist/.tsbuildinfo`, t - 5, t - 5);
+    assert.equal(await entryOf(), '/bin/csync2', 'tsc built after the bundle: the ES modules');
+    await utimes(`${dir}/dist/csync2.cjs`, t, t);
+    assert.equal(await entryOf(), '/dist/csync2.cjs', 'bundled after tsc: the bundle');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCluster, formatRun, isListening, sleep, type Cluster, type TestHost } from '../helpers/index.js';
-import { OUR_CSYNC2, REAL_CSYNC2, implCommand, type Impl } from '../helpers/paths.js';
+import { OUR_ENTRY, REAL_CSYNC2, implCommand, type Impl } from '../helpers/paths.js';
 import { randomKey } from '../helpers/cluster.js';
 import { syslogPriority } from '../../src/util/syslog.js';
 import { activate } from './activator.js';
@@ -294,7 +294,7 @@ describe('daemon sessions log to syslog', () => {
   test('-i -l (inetd style, one process per connection): each session has its own pid, no prefix', async () => {
     const { cluster, client, server } = await sessionCluster();
     const catcher = await catchDatagrams(join(cluster.root, 'log.sock'));
-    const activated = await activate(cluster, server, 'accept', [process.execPath, OUR_CSYNC2, ...server.baseArgs(), '-i', '-l', '-v'],
+    const activated = await activate(cluster, server, 'accept', [process.execPath, OUR_ENTRY, ...server.baseArgs(), '-i', '-l', '-v'],
       server.env({ CSYNC2_SYSLOG_SOCKET: catcher.path }));
     try {
       await client.write('a.txt', 'one\n');
