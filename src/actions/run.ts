@@ -4,7 +4,6 @@
  * as stored (still url-encoded), through /bin/sh with stdin /dev/null and
  * stdout+stderr appended to the logfile; then its rows are deleted.
  */
-import { spawn } from 'node:child_process';
 import { openSync, closeSync, writeFileSync, unlinkSync, constants as C } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +50,8 @@ async function runShell(cmd: BStr, logfile: BStr): Promise<void> {
     args = [script];
   }
   try {
+    // Loaded here: child_process (and net with it) costs a run without actions ~8 ms to load.
+    const { spawn } = await import('node:child_process');
     await new Promise<void>((resolve, reject) => {
       const child = spawn('/bin/sh', args, { stdio: [devNull, logFd, logFd] });
       child.on('error', (err) => reject(new FatalError(`ERROR: Waitpid returned error ${err.message}.`)));

@@ -12,7 +12,6 @@
  * ~/.cache/csync2-ts. Only a directory and files owned by the effective user
  * and writable by nobody else are read.
  */
-import { createHash } from 'node:crypto';
 import {
   closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync,
   unlinkSync, writeSync,
@@ -22,7 +21,7 @@ import { toBuf, type BStr } from '../util/bytes.js';
 import { isCallList, type CallRecord } from './recording.js';
 
 /** Bumped when the entry layout or the recording format changes. */
-const FORMAT = 1;
+const FORMAT = 2;
 /** Entries kept; a miss that writes beyond this removes the oldest. */
 const MAX_ENTRIES = 64;
 const ENV = 'CSYNC2_TS_CACHE_DIR';
@@ -33,10 +32,18 @@ const ENV = 'CSYNC2_TS_CACHE_DIR';
  */
 const PARSER_FILES = ['parse.js', 'parser.js', 'lexer.js', 'source.js', 'recording.js', 'chevrotain.js'];
 
+/**
+ * What an entry was made from is kept whole and compared byte for byte (configs are small), not
+ * hashed: node's crypto module costs ~9 ms to load, and a no-op `-u` or `-cr` needs it for nothing else.
+ */
 interface Entry {
   format: number;
-  key: string;
-  includes: [name: BStr, sha1: string][];
+  stamp: string;
+  file: string;
+  /** The config's bytes, base64. */
+  config: string;
+  /** Each included file and its bytes, base64. */
+  includes: [name: BStr, bytes: string][];
   calls: CallRecord[];
 }
 
@@ -61,18 +68,19 @@ function stampOfParser(): string {
   return (parserStamp = parts.join(','));
 }
 
-function sha1(...parts: (string | Uint8Array)[]): string {
-  const h = createHash('sha1');
-  for (const p of parts) h.update(typeof p === 'string' ? Buffer.from(p, 'utf8') : p).update('\0');
-  return h.digest('hex');
-}
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
-function keyOf(file: string, bytes: Uint8Array): string {
-  return sha1(String(FORMAT), stampOfParser(), file, bytes);
-}
-
+/** The entry's name: two FNV-1a hashes of the config's path (two paths that share one just take turns). */
 function entryPath(dir: string, file: string): string {
-  return `${dir}/cfg-${sha1(file).slice(0, 20)}.json`;
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < file.length; i++) {
+    const c = file.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193);
+  }
+  const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+  return `${dir}/cfg-${hex(a)}${hex(b)}.json`;
 }
 
 /** Ours alone: owned by the effective user, writable by nobody else. */
@@ -102,10 +110,11 @@ export function lookupParse(file: string, bytes: Uint8Array, env: NodeJS.Process
       closeSync(fd);
     }
     const e = JSON.parse(text) as Entry;
-    if (e.format !== FORMAT || e.key !== keyOf(file, bytes) || !Array.isArray(e.includes) || !isCallList(e.calls)) return null;
+    if (e.format !== FORMAT || e.stamp !== stampOfParser() || e.file !== file || e.config !== base64(bytes)
+      || !Array.isArray(e.includes) || !isCallList(e.calls)) return null;
     // Includes are opened as the scanner opens them (relative to the working directory).
-    for (const [name, sum] of e.includes) {
-      if (sha1(readFileSync(toBuf(name))) !== sum) return null;
+    for (const [name, content] of e.includes) {
+      if (base64(readFileSync(toBuf(name))) !== content) return null;
     }
     return e.calls;
   } catch {
@@ -122,7 +131,7 @@ export function storeParse(file: string, bytes: Uint8Array, includes: [BStr, Uin
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!trustedDir(dir)) return;
     const entry: Entry = {
-      format: FORMAT, key: keyOf(file, bytes), includes: includes.map(([n, b]) => [n, sha1(b)]), calls,
+      format: FORMAT, stamp: stampOfParser(), file, config: base64(bytes), includes: includes.map(([n, b]) => [n, base64(b)]), calls,
     };
     const path = entryPath(dir, file);
     const tmp = `${path}.${process.pid}.tmp`;

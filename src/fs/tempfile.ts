@@ -20,6 +20,8 @@ import { randomBytes } from 'node:crypto';
 import { log } from '../util/log.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 
+export { isOurTempName } from './tempname.js';
+
 const MAXPATHLEN = 4096;
 const NAME_MAX = 255;
 const SUFFIX_LEN = 7; // ".XXXXXX"
@@ -182,10 +184,6 @@ function randomSuffix(): string {
   return s;
 }
 
-/** A directory entry named like one of our temp files (`.<name>.csTemp` or `.<name>.cs` + 4 characters). */
-export function isOurTempName(name: BStr): boolean {
-  return name.charCodeAt(0) === 0x2e && /\.cs[A-Za-z0-9]{4}$/.test(name);
-}
 
 /**
  * The process is about to die of a signal: remove the temp files it is

@@ -17,7 +17,7 @@ import { FatalError, strerror } from '../util/errors.js';
 import { log, errorCount } from '../util/log.js';
 import { toBuf, fsPath, type BStr } from '../util/bytes.js';
 import { markDirty } from './mark.js';
-import { isOurTempName } from '../fs/tempfile.js';
+import { isOurTempName } from '../fs/tempname.js';
 import { lstatDir } from '../fs/dirstat.js';
 
 import { urlEncode } from '../protocol/urlencode.js';
