@@ -97,6 +97,12 @@ export interface SentSignature {
 
 /** The commands that a pending file's temp file takes. */
 const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
+/**
+ * While more received files are finishing (their fsyncs run together in the thread
+ * pool), up to this many finished ones wait for them: their replies leave in one write
+ * (on loopback a write costs the sender the receiver's side of TCP too) and one commit.
+ */
+const RELEASE_GROUP = 16;
 
 export interface SessionOptions {
   opts: Options;
@@ -204,7 +210,8 @@ export class Session {
     writer.onHoldFull = () => {
       if (!this.ctx.store.criticalOpen) this.release();
     };
-    reader.beforeWait = () => this.releaseWhenCommitted();
+    // While received files are finishing, their completions release (releaseSoon), in groups.
+    reader.beforeWait = () => (this.finishing.size > 0 && !this.replyUrgent ? undefined : this.releaseWhenCommitted());
     for (;;) {
       const line = await this.conn.readLine(SERVER_LINE_MAX);
       if (line === null) return;
@@ -391,6 +398,8 @@ export class Session {
   }
 
   private releaseQueued = false;
+  /** Finished files whose replies wait for the ones still finishing (RELEASE_GROUP). */
+  private releaseDeferred = 0;
 
   /**
    * Send what a finished SETIME released, once its change is committed. Only when
@@ -400,6 +409,7 @@ export class Session {
    */
   private releaseSoon(): void {
     if (this.lease === null || this.releaseQueued || !(this.conn.reader.waiting || this.replyUrgent)) return;
+    if (!this.replyUrgent && this.finishing.size > 0 && ++this.releaseDeferred < RELEASE_GROUP) return;
     this.releaseQueued = true;
     setImmediate(() => {
       this.releaseQueued = false;
@@ -419,6 +429,7 @@ export class Session {
    * the tree, which would make the next push of the file look like a conflict.
    */
   private release(): void {
+    this.releaseDeferred = 0;
     this.ctx.store.commit();
     this.conn.writer.flushHeld();
     // Still held behind a reply whose file is not in place yet: it leaves when that one is filled.

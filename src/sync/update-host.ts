@@ -25,6 +25,12 @@ import type { PeerProgress } from './progress.js';
 
 /** File jobs in flight on one connection (SIGs asked ahead of the current file). */
 const WINDOW = 64;
+/**
+ * A full window takes new jobs again only once this many slots are free: the next jobs
+ * then leave together (one write, one read and one wake-up on each side for several files)
+ * instead of one per reply.
+ */
+const REFILL = 16;
 
 export interface HostUpdateOptions {
   ctx: RunContext;
@@ -174,6 +180,7 @@ class HostSession {
       const prevCommit = committed;
       const done = job.run().finally(() => {
         inFlight--;
+        if (inFlight > WINDOW - REFILL) return;
         const f = slotFree;
         slotFree = null;
         f?.();
