@@ -184,7 +184,6 @@ function randomSuffix(): string {
   return s;
 }
 
-
 /**
  * The process is about to die of a signal: remove the temp files it is
  * writing (their content never arrived; the client keeps the files dirty).

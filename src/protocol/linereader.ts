@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { BStr } from '../util/bytes.js';
 import { ProtocolError } from '../util/errors.js';
 import { FRAME_HEADER_MAX, FRAME_CHUNK } from './limits.js';
-import { ChunkedAbort, FORMAT_ERROR, FRAME_ERROR, parseFrameHeader } from './frame.js';
+import { ChunkedAbort, FORMAT_ERROR, FRAME_CHUNKED, FRAME_ERROR, parseFrameHeader } from './frame.js';
 import type { WireTap } from './wiredump.js';
 
 export const READ_ERROR = 'Read-error while receiving data.';
@@ -190,6 +190,11 @@ export class LineReader {
       if (n === FRAME_ERROR) throw new ChunkedAbort();
       yield* this.readFramePayload(n);
     }
+  }
+
+  /** The payload whose header said `size`: one frame's bytes, or a chunked run's (FRAME_CHUNKED). */
+  readPayload(size: number): AsyncGenerator<Buffer, void, undefined> {
+    return size === FRAME_CHUNKED ? this.readChunkedPayload() : this.readFramePayload(Math.max(0, size));
   }
 
   /** A whole frame payload in one buffer (for small payloads such as signatures). */

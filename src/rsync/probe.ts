@@ -8,8 +8,7 @@
  * the sender then skips the byte-by-byte scan, which in a short-lived client runs
  * mostly unoptimized (measured: ~40% of a 1%-touched push's client CPU).
  */
-import { md4 } from './md4.js';
-import { blake2b256 } from './blake2b.js';
+import { strongSum } from './strong.js';
 import { rabinkarpBlock, rollsumBlock } from './weaksum.js';
 import type { Signature } from './sigload.js';
 
@@ -29,8 +28,7 @@ export function sharesAlignedBlock(sig: Signature, data: Uint8Array): boolean {
     const off = i * B;
     const weak = sig.weak === 'rollsum' ? rollsumBlock(data, off, B) : rabinkarpBlock(data, off, B);
     if ((weak | 0) !== sig.weakSums[i]) continue;
-    if (sig.hash === 'md4') md4(data, off, B, strong, 0);
-    else blake2b256(data, off, B, strong, 0);
+    strongSum(sig.hash, data, off, B, strong, 0);
     const at = i * sig.strongStride;
     let same = true;
     for (let k = 0; k < sig.strongLen; k++) {

@@ -13,7 +13,7 @@ import { atoi } from '../config/builder.js';
 import { genChecktxt, mtimeSeconds } from '../fs/checktxt.js';
 import { patchToPending, type PendingWrite } from '../fs/apply.js';
 import { backupFile } from '../fs/backup.js';
-import { ChunkedAbort, FRAME_CHUNKED, FRAME_ERROR } from '../protocol/frame.js';
+import { ChunkedAbort, FRAME_ERROR } from '../protocol/frame.js';
 import {
   ERR_PARENT_MISSING, MISSING_CHECKTXT, OK_DATA_FOLLOWS, OK_NOT_FOUND, OK_PATH_NOT_FOUND, OK_SEND_DATA,
 } from '../protocol/replies.js';
@@ -242,8 +242,7 @@ export async function xpatch(s: Session, r: Request): Promise<Outcome> {
   frame.consumed = true;
   if (frame.size === FRAME_ERROR) return { error: EIO_TEXT };
   // XPATCHS: the chunks are applied as they arrive (the client sends them while it makes them).
-  const payload = frame.size === FRAME_CHUNKED ? s.conn.reader.readChunkedPayload() : s.conn.reader.readFramePayload(frame.size);
-  return receiveContent(s, r, payload, token === '');
+  return receiveContent(s, r, s.conn.reader.readPayload(frame.size), token === '');
 }
 
 /** The delta applied to the target, as csync2's PATCH ends. */

@@ -564,9 +564,8 @@ function removeBefore(real: BStr, how: 1 | 2): boolean {
 
 /** Read a refused command's data to its end: one frame, or a chunked run (FRAME_CHUNKED). */
 async function drainFrame(reader: LineReader, size: number): Promise<void> {
-  const payload = size === FRAME_CHUNKED ? reader.readChunkedPayload() : reader.readFramePayload(Math.max(0, size));
   try {
-    for await (const chunk of payload) void chunk;
+    for await (const chunk of reader.readPayload(size)) void chunk;
   } catch (err) {
     if (!(err instanceof ChunkedAbort)) throw err;
   }

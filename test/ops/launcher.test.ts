@@ -7,9 +7,11 @@
  * tests do it.
  */
 import { test } from 'node:test';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createCluster, formatRun, type TestHost } from '../helpers/index.js';
 import { OUR_CSYNC2, REPO_ROOT } from '../helpers/paths.js';
 
@@ -61,20 +63,9 @@ test('a daemon started in the background serves a real client started at the sam
 });
 
 test('node\'s flags: a small young generation for client and local modes, node\'s defaults for the daemon', async () => {
-  const { mkdtemp, writeFile, chmod, rm } = await import('node:fs/promises');
-  const { execFile } = await import('node:child_process');
-  const { tmpdir } = await import('node:os');
   const dir = await mkdtemp(`${tmpdir()}/launcher-flags-`);
   try {
-    // A stand-in for node that prints what it was started with.
-    await writeFile(`${dir}/node`, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
-    await chmod(`${dir}/node`, 0o755);
-    const argsOf = (args: string[]): Promise<string[]> => new Promise((resolve, reject) => {
-      execFile(OUR_CSYNC2, args, { env: { ...process.env, PATH: `${dir}:${process.env.PATH ?? ''}` } }, (err, stdout) => {
-        if (err) reject(err);
-        else resolve(stdout.split('\n').filter((l) => l !== ''));
-      });
-    });
+    const argsOf = await standInNode(dir, OUR_CSYNC2);
     const small = ['--max-semi-space-size=2', '--optimize-for-size'];
     const flagsOf = (argv: string[]): string[] => argv.slice(0, argv.findIndex((a) => a.endsWith('/bin/csync2') || a.endsWith('/dist/csync2.cjs')));
     assert.deepEqual(flagsOf(await argsOf(['-xv'])), small);
@@ -92,24 +83,14 @@ test('node\'s flags: a small young generation for client and local modes, node\'
 });
 
 test('the launcher runs the one-file build unless tsc built after it or it is missing', async () => {
-  const { mkdtemp, writeFile, chmod, rm, mkdir, copyFile, utimes } = await import('node:fs/promises');
-  const { execFile } = await import('node:child_process');
-  const { tmpdir } = await import('node:os');
   const dir = await mkdtemp(`${tmpdir()}/launcher-entry-`);
   try {
-    // A copy of the launcher in a layout of its own, and a stand-in node that prints its arguments.
+    // A copy of the launcher in a layout of its own.
     await mkdir(`${dir}/bin`);
     await mkdir(`${dir}/dist`);
-    await mkdir(`${dir}/path`);
     await copyFile(OUR_CSYNC2, `${dir}/bin/csync2`);
-    await writeFile(`${dir}/path/node`, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
-    await chmod(`${dir}/path/node`, 0o755);
-    const entryOf = (): Promise<string> => new Promise((resolve, reject) => {
-      execFile(`${dir}/bin/csync2`, ['-cr', '/'], { env: { ...process.env, PATH: `${dir}/path:${process.env.PATH ?? ''}` } }, (err, stdout) => {
-        if (err) reject(err);
-        else resolve(stdout.split('\n').find((l) => l.startsWith(dir))!.slice(dir.length));
-      });
-    });
+    const argsOf = await standInNode(dir, `${dir}/bin/csync2`);
+    const entryOf = async (): Promise<string> => (await argsOf(['-cr', '/'])).find((l) => l.startsWith(dir))!.slice(dir.length);
     assert.equal(await entryOf(), '/bin/csync2', 'no bundle: the ES modules');
     await writeFile(`${dir}/dist/csync2.cjs`, '');
     assert.equal(await entryOf(), '/dist/csync2.cjs', 'installed (no tsc build info): the bundle');
@@ -124,3 +105,19 @@ test('the launcher runs the one-file build unless tsc built after it or it is mi
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * A stand-in for node (in dir/path) that prints what it was started with, one argument per line;
+ * returns a runner of `launcher ARGS` that finds it first in PATH.
+ */
+async function standInNode(dir: string, launcher: string): Promise<(args: string[]) => Promise<string[]>> {
+  await mkdir(`${dir}/path`);
+  await writeFile(`${dir}/path/node`, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+  await chmod(`${dir}/path/node`, 0o755);
+  return (args) => new Promise((resolve, reject) => {
+    execFile(launcher, args, { env: { ...process.env, PATH: `${dir}/path:${process.env.PATH ?? ''}` } }, (err, stdout) => {
+      if (err) reject(err);
+      else resolve(stdout.split('\n').filter((l) => l !== ''));
+    });
+  });
+}
