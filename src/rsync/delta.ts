@@ -21,8 +21,10 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { DeltaWriter } from './emit.js';
 import { READ_CHUNK, readHandleChunks, writeAll, type DeltaSink } from './fileio.js';
 import { MAX_LITERAL_RUN } from './format.js';
+import { giveBuffer, takeBuffer } from '../util/bufpool.js';
 import { FILTER_MULT_1, FILTER_MULT_2, MatchTable } from './matchtable.js';
 import { md4RollsumPair, pairWeak } from './md4.js';
+import { MD4_FAST_MAX, md4RollsumPairFast, pairWeakFast } from './md4wasm.js';
 import type { Signature } from './sigload.js';
 import type { DeltaStats } from './stats.js';
 import {
@@ -33,6 +35,7 @@ import {
 const MAX_SLACK_LITERAL = 4 << 20;
 /** The input buffer starts at most this big... */
 const MIN_BUFFER = 128 * 1024;
+const EMPTY = new Uint8Array(0);
 /** ...and grows (when chunks are large) to hold about this much unscanned input. */
 const MAX_BUFFER = 4 * READ_CHUNK;
 
@@ -112,8 +115,15 @@ export class DeltaEncoder {
         this.slack(true);
       }
       this.writer.end();
+      this.releaseBuffer();
     }
     return this.writer.take(true);
+  }
+
+  /** A grown buffer goes back to the pool (the first, small one is left to the GC). */
+  private releaseBuffer(): void {
+    if (this.buf instanceof Buffer) giveBuffer(this.buf);
+    this.buf = EMPTY;
   }
 
   /**
@@ -128,8 +138,9 @@ export class DeltaEncoder {
     if (this.table && drop === 0) size *= 2;
     while (this.table && size - kept < wanted && size < MAX_BUFFER) size *= 2;
     if (size !== this.buf.length) {
-      const grown = new Uint8Array(size);
+      const grown = takeBuffer(size);
       grown.set(this.buf.subarray(drop, this.avail));
+      this.releaseBuffer();
       this.buf = grown;
     } else {
       this.buf.copyWithin(0, drop, this.avail);
@@ -182,11 +193,13 @@ export class DeltaEncoder {
           d = this.nextWeak;
           strongAt = 16;
         } else if (full && fused && pos + 2 * B < avail) {
-          md4RollsumPair(buf, pos, pos + B, B, pair, 0, 16);
-          d = pairWeak[0];
+          const weaks = 2 * B <= MD4_FAST_MAX ? pairWeakFast : pairWeak;
+          if (weaks === pairWeakFast) md4RollsumPairFast(buf, pos, pos + B, B, pair, 0, 16);
+          else md4RollsumPair(buf, pos, pos + B, B, pair, 0, 16);
+          d = weaks[0]!;
           strongAt = 0;
           this.nextPos = pos + B;
-          this.nextWeak = pairWeak[1];
+          this.nextWeak = weaks[1]!;
         } else if (rollsum) {
           d = rollsumBlock(buf, pos, wcount);
         } else {

@@ -5,17 +5,19 @@
 import { write as fsWrite } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
+import { giveBuffer, takeBuffer } from '../util/bufpool.js';
 
 /** Default read size: large enough that per-read overhead vanishes, small enough for flat RSS. */
 export const READ_CHUNK = 1 << 20;
 
 /**
  * Yields the file from offset 0 to its end in chunks of up to `chunkSize` bytes.
- * Two buffers alternate: a yielded chunk is valid only until the next iteration,
- * so consumers copy whatever they keep. The handle stays open (caller closes it).
+ * Two buffers alternate: a yielded chunk is valid only until the next iteration
+ * (and the buffers serve the next file once this one ends), so consumers copy
+ * whatever they keep. The handle stays open (caller closes it).
  */
 export async function* readHandleChunks(fh: FileHandle, chunkSize = READ_CHUNK): AsyncGenerator<Uint8Array> {
-  const buffers = [Buffer.allocUnsafeSlow(chunkSize), Buffer.allocUnsafeSlow(chunkSize)];
+  const buffers = [takeBuffer(chunkSize), takeBuffer(chunkSize)];
   let position = 0;
   let current = 0;
   let inFlight = fh.read(buffers[0], 0, chunkSize, position);
@@ -32,6 +34,8 @@ export async function* readHandleChunks(fh: FileHandle, chunkSize = READ_CHUNK):
   } finally {
     // The consumer may stop early: never leave a read running into a closed handle.
     await inFlight.catch(() => undefined);
+    giveBuffer(buffers[0]!);
+    giveBuffer(buffers[1]!);
   }
 }
 

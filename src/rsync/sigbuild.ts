@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import { MAX_STRONG_LEN } from './format.js';
 import { READ_CHUNK, readHandleChunks } from './fileio.js';
 import { md4Pair, md4RollsumPair, pairWeak } from './md4.js';
+import { MD4_FAST_MAX, signatureEntriesFast } from './md4wasm.js';
 import { resolveSigParams, type SigOptions, type SigParams } from './sigparams.js';
 import { strongSum } from './strong.js';
 import { rabinkarpBlock, rollsumBlock } from './weaksum.js';
@@ -96,6 +97,10 @@ export class SignatureBuilder {
     const entryLen = this.entryLen;
     const digest = this.digest;
     let i = 0;
+    if (hash === 'md4' && weak === 'rollsum' && this.fullStrong && len <= MD4_FAST_MAX) {
+      signatureEntriesFast(src, off, count, len, out, outOff);
+      return;
+    }
     if (hash === 'md4') {
       // Pairs of blocks share one interleaved MD4 run (with the rollsum folded in).
       const fused = weak === 'rollsum';
@@ -193,11 +198,22 @@ function chunkFor(size: number, opts?: SigOptions): number {
   return Math.min(chunk, Math.max(size, 1));
 }
 
-/** The file's content to its end, with blocking reads: the expected size at once, then whatever it grew by. */
+/** Files up to this size are read into a buffer of their own (heap memory, cheap). */
+const OWN_BUFFER_MAX = 64 * 1024;
+/** Bigger ones share this one (fresh memory costs a page fault per 4 KiB, see util/bufpool.ts). */
+let sharedReadBuffer: Buffer | null = null;
+
+/**
+ * The file's content to its end, with blocking reads: the expected size at once, then
+ * whatever it grew by. Only for a consumer that is done with every chunk before it
+ * returns, without waiting for anything (buildSignature's synchronous form): up to
+ * SYNC_READ_MAX, all calls share one buffer.
+ */
 function* readFdSync(fd: number, size: number): Generator<Uint8Array> {
   // One byte more than expected: the usual end of file shows in this buffer, not in a
   // fresh 1 MiB one allocated only to read nothing (that was most of a small file's cost).
-  let buf = Buffer.allocUnsafe(size + 1);
+  let buf = size + 1 <= OWN_BUFFER_MAX ? Buffer.allocUnsafe(size + 1)
+    : (sharedReadBuffer ??= Buffer.allocUnsafeSlow(SYNC_READ_MAX + 1)).subarray(0, size + 1);
   for (;;) {
     let n = 0;
     while (n < buf.length) {

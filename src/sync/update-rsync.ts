@@ -29,6 +29,7 @@ import { sharesAlignedBlock } from '../rsync/probe.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 import { FatalError, ProtocolError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { giveBuffer, takeBuffer } from '../util/bufpool.js';
 import type { UpdateOut } from './update-output.js';
 
 const S_IFMT = 0o170000;
@@ -102,17 +103,52 @@ async function signatureOfFd(fd: number, size: number): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** Read step of signatureMatches(): whole blocks. */
+const MATCH_READ = 32 * SIG_BLOCK;
+/** Its read buffer: used by synchronous code only, so one serves every file. */
+let matchBuf: Buffer | null = null;
+
+/**
+ * Is csync2's signature of the open file (read from offset 0) exactly `peerSig`? The
+ * signature is made and compared a read at a time, up to the first difference: a file
+ * changed in place differs early, without hashing the rest. Synchronous (small files).
+ */
+function signatureMatches(fd: number, peerSig: Buffer): boolean {
+  const builder = new SignatureBuilder(resolveSigParams({ blockLen: SIG_BLOCK }));
+  let at = 0;
+  const same = (part: Buffer): boolean => {
+    const end = at + part.length;
+    if (end > peerSig.length || part.compare(peerSig, at, end) !== 0) return false;
+    at = end;
+    return true;
+  };
+  if (!same(builder.header())) return false;
+  const buf = (matchBuf ??= Buffer.allocUnsafe(MATCH_READ));
+  for (let pos = 0; ;) {
+    const n = readSync(fd, buf, 0, buf.length, pos);
+    if (n <= 0) break;
+    pos += n;
+    if (!same(builder.update(buf.subarray(0, n)))) return false;
+  }
+  return same(builder.final()) && at === peerSig.length;
+}
+
 /** The file from offset 0 in 1 MiB positional reads; a yielded chunk is valid until the next one. */
 async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
   let pos = 0;
-  const buf = Buffer.allocUnsafe(READ_CHUNK);
-  for (;;) {
-    const n = await new Promise<number>((resolve, reject) => {
-      fsRead(fd, buf, 0, buf.length, pos, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
-    });
-    if (n <= 0) return;
-    pos += n;
-    yield buf.subarray(0, n);
+  // No read is running when the consumer moves on, so the buffer can serve the next file.
+  const buf = takeBuffer(READ_CHUNK);
+  try {
+    for (;;) {
+      const n = await new Promise<number>((resolve, reject) => {
+        fsRead(fd, buf, 0, buf.length, pos, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+      });
+      if (n <= 0) return;
+      pos += n;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    giveBuffer(buf);
   }
 }
 
@@ -133,6 +169,7 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
   out.debug(3, `Receiving ${size} bytes ..`);
 
   let local: LocalSig = { kind: 'absent' };
+  let peerSig: Buffer | null = null;
   let mySig: Buffer | null = null;
   let mySize = 0;
   let diff = false;
@@ -150,7 +187,11 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
         out.debug(3, 'Running rs_sig_file() from librsync....');
         mySize = signatureSize(local.size);
         // Only a signature of the same size can be equal; -vv shows where they differ.
-        if (mySize === size || (log.enabled(2) && size > 0)) {
+        if (mySize === size && !log.enabled(2) && local.size < EARLY_SIGNATURE_MIN) {
+          // Only the answer is wanted: compare as the signature is made, up to the first difference.
+          peerSig = size > 0 ? await link.conn.reader.readExact(size) : Buffer.alloc(0);
+          diff = !signatureMatches(local.fd, peerSig);
+        } else if (mySize === size || (log.enabled(2) && size > 0)) {
           const ready = early ? await early : null;
           mySig = ready !== null && ready.fileSize === local.size ? ready.sig : await signatureOfFd(local.fd, local.size);
           mySize = mySig.length;
@@ -167,7 +208,7 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
   }
   // At -vvv each 512-byte read is dumped before its messages, as csync2 reads them.
   const perChunk = log.enabled(3);
-  const peerSig = size > 0 && !perChunk ? await link.conn.reader.readExact(size) : null;
+  if (peerSig === null && size > 0 && !perChunk) peerSig = await link.conn.reader.readExact(size);
   if (mySig !== null || perChunk) {
     // csync2 compares in 512-byte reads; a read past the end of its own signature keeps the old buffer.
     const stale = Buffer.alloc(FRAME_CHUNK);
