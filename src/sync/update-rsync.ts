@@ -246,6 +246,9 @@ export interface EarlySignature {
 
 /** Files at least this big get their signature made while the SIG is in flight. */
 export const EARLY_SIGNATURE_MIN = 1 << 20;
+/** Early signatures made at once at most (each reads with a 1 MiB buffer); rsCheck makes the others if needed. */
+const EARLY_SIGNATURES_AT_ONCE = 2;
+let earlyRunning = 0;
 
 /**
  * The local file's signature, started when its SIG is sent: the peer computes
@@ -253,13 +256,17 @@ export const EARLY_SIGNATURE_MIN = 1 << 20;
  * the file cannot be read (rsCheck then finds out itself).
  */
 export async function earlySignature(cfg: Config, file: BStr): Promise<EarlySignature | null> {
+  // A window of new files would start one each, for nothing (their peers have none).
+  if (earlyRunning >= EARLY_SIGNATURES_AT_ONCE) return null;
   const local = openLocal(prefixSubst(cfg, file));
   if (local.kind !== 'file') return null;
+  earlyRunning++;
   try {
     return { sig: await signatureOfFd(local.fd, local.size), fileSize: local.size };
   } catch {
     return null;
   } finally {
+    earlyRunning--;
     closeSync(local.fd);
   }
 }
@@ -331,7 +338,7 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
     if (sig.count === 0 && fileSize >= STREAM_LITERAL_MIN) {
       out.debug(3, 'Sending delta_file to peer..');
       const total = LITERAL_HEADER + fileSize + 1;
-      await writer.sendFrameFrom(literalDelta(fd, fileSize), total);
+      await writer.sendFrameFrom(literalDelta(fd, fileSize), total, true);
       out.debug(3, 'Delta has been created successfully.');
       return { ok: true, sent: total };
     }
@@ -442,7 +449,7 @@ export async function sendLiteralDelta(link: PeerLink, out: UpdateOut, cfg: Conf
   try {
     if (fileSize > SYNC_READ_MAX) {
       const total = LITERAL_HEADER + fileSize + 1;
-      await writer.sendFrameFrom(literalDelta(fd, fileSize), total);
+      await writer.sendFrameFrom(literalDelta(fd, fileSize), total, true);
       return { ok: true, sent: total };
     }
     if (fileSize === 0) {
@@ -490,7 +497,7 @@ async function* literalDelta(fd: number, size: number): AsyncGenerator<Buffer> {
     if (left === 0) break;
     const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
     left -= part.length;
-    yield Buffer.from(part); // the read buffer is reused
+    yield part; // borrowed: sent before the next read (sendFrameFrom's `borrowed`)
   }
   while (left > 0) {
     const pad = Buffer.alloc(Math.min(left, READ_CHUNK));
