@@ -35,9 +35,10 @@ import {
 const MAX_SLACK_LITERAL = 4 << 20;
 /** The input buffer starts at most this big... */
 const MIN_BUFFER = 128 * 1024;
-const EMPTY = new Uint8Array(0);
 /** ...and grows (when chunks are large) to hold about this much unscanned input. */
 const MAX_BUFFER = 4 * READ_CHUNK;
+/** The buffer after end(): the grown one went back to the pool. */
+const EMPTY = new Uint8Array(0);
 
 export class DeltaEncoder {
   private readonly blockLen: number;

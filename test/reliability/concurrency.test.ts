@@ -15,6 +15,8 @@ import { integrityOk } from './common.js';
 
 const ROUNDS = scale(12, 100);
 const FILES_PER_ROUND = 20;
+/** More than the kernel's timestamp clock can lag behind Date.now() (one tick: 4 ms at HZ=250). */
+const CLOCK_TICK_MARGIN_MS = 50;
 
 describe('overlapping runs while the daemon receives', { concurrency: false }, () => {
   let cluster: Cluster;
@@ -40,8 +42,10 @@ describe('overlapping runs while the daemon receives', { concurrency: false }, (
     for (let round = 0; round < ROUNDS; round++) {
       // csync2 sees a change by size and mtime in whole seconds: a rewrite of the same size in
       // the second of the version just synced is invisible to it (and to us). Rounds take under a
-      // second now, so each round's writes start in a later second than the last round's.
-      while (Math.floor(Date.now() / 1000) <= Math.floor(lastWrite / 1000)) await sleep(20);
+      // second now, so each round's writes start in a later second than the last round's. File
+      // times come from the kernel's coarse clock, which lags Date.now() by up to a tick (a write
+      // at Date.now() 312.001 got mtime 311.999): the next second must be 50 ms old.
+      while (Math.floor((Date.now() - CLOCK_TICK_MARGIN_MS) / 1000) <= Math.floor(lastWrite / 1000)) await sleep(20);
       // Distinct files per host: every change has one writer, so nothing may conflict: a failure
       // here is a check mistaking a just-received file for a local change (csync2 has that race).
       for (let i = 0; i < FILES_PER_ROUND; i++) {
