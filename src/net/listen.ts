@@ -20,7 +20,7 @@ import * as net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import type { BStr } from '../util/bytes.js';
 import { FatalError, strerror } from '../util/errors.js';
-import { log, logContext } from '../util/log.js';
+import { log, runInSession } from '../util/log.js';
 import { stderrWireTap, type WireTap } from '../protocol/wiredump.js';
 import { Connection } from './connection.js';
 import { resolveName, resolvePort, ResolveError } from './resolve.js';
@@ -56,6 +56,8 @@ export interface ServeOptions {
   printBanner?: (line: string) => void;
   /** `-ii` stops listening when this aborts (running sessions go on). */
   signal?: AbortSignal;
+  /** Nothing but sessions logs in this process while they run (log.ts runInSession's `solo`). */
+  sessionsOnlyLog?: boolean;
 }
 
 /**
@@ -303,7 +305,7 @@ async function runSession(sock: net.Socket, opts: ServeOptions, handler: Session
   const tap = opts.tapFactory ? opts.tapFactory() : stderrWireTap();
   const conn = new Connection(sock, { peerIp, peerPort, tap });
   const sessionId = (opts.sessionId ?? defaultId)(conn);
-  await logContext.run({ sessionId }, async () => {
+  await runInSession(sessionId, async () => {
     log.debug(1, `New connection from ${peerIp ?? '<?>'}:${peerPort ?? '?'}.`);
     try {
       await handler(conn);
@@ -313,5 +315,5 @@ async function runSession(sock: net.Socket, opts: ServeOptions, handler: Session
     } finally {
       await conn.close().catch(() => undefined);
     }
-  });
+  }, opts.sessionsOnlyLog);
 }

@@ -9,7 +9,7 @@
  */
 import { writeSync } from 'node:fs';
 import type { BStr } from '../util/bytes.js';
-import { log, logContext } from '../util/log.js';
+import { currentSessionId, log } from '../util/log.js';
 
 export type WireDirection = 'Local' | 'Peer';
 
@@ -40,13 +40,13 @@ export interface WireTap {
 /**
  * The tap csync2 has at -vvv: lines on the logger's fd (stderr). Returns null
  * below level 3 so hot paths skip all formatting work. Without `sessionPid` the
- * prefix is the current session's id (logContext, else log.sessionPid), looked
+ * prefix is the current session's id (currentSessionId(), else log.sessionPid), looked
  * up at each dump.
  */
 export function stderrWireTap(sessionPid?: number): WireTap | null {
   if (!log.enabled(3)) return null;
   return (dir, bytes) => {
-    const pid = sessionPid ?? logContext.getStore()?.sessionId ?? log.sessionPid;
+    const pid = sessionPid ?? currentSessionId() ?? log.sessionPid;
     const line = Buffer.from(formatWireDump(dir, bytes, pid) + '\n', 'latin1');
     let off = 0;
     while (off < line.length) {

@@ -43,6 +43,7 @@ export async function runServer(opts: Options): Promise<number> {
       port: opts.port,
       bindName: opts.bindToHostname ? opts.hostname : null,
       myHostname: opts.hostname,
+      sessionsOnlyLog: true,
     };
     const stop = commitOnSignals();
     try {

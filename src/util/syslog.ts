@@ -17,7 +17,7 @@
  * the process: the header's pid is the session's, no prefix (like csync2).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { logContext, type SyslogSink } from './log.js';
+import { currentSessionId, type SyslogSink } from './log.js';
 import type { BStr } from './bytes.js';
 
 const LOG_LOCAL0 = 16 << 3;
@@ -36,7 +36,7 @@ export function syslogPriority(level: number): number {
 
 /** `<id> ` inside a session that is not this process's only one (a `-ii` daemon's), else ''. */
 export function sessionPrefix(pid: number = process.pid): string {
-  const id = logContext.getStore()?.sessionId;
+  const id = currentSessionId();
   return id !== undefined && id !== 0 && id !== pid ? `<${id}> ` : '';
 }
 

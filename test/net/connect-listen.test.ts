@@ -14,7 +14,7 @@ import { openListener, serveOne, serveStandalone, socketActivationFd } from '../
 import { Connection } from '../../src/net/connection.js';
 import { addressMatches, ipv6Bytes, resolveAddresses, resolvePort, unmapIpv4 } from '../../src/net/resolve.js';
 import { FatalError } from '../../src/util/errors.js';
-import { log } from '../../src/util/log.js';
+import { currentSessionId, log, runInSession } from '../../src/util/log.js';
 import { isListening, sleep } from '../helpers/net.js';
 import { REAL_CSYNC2 } from '../helpers/paths.js';
 import { ProcessTracker } from '../helpers/procs.js';
@@ -225,6 +225,39 @@ test('-ii in-process: concurrent sessions, each with its own <id> prefix on log 
     assert.deepEqual(mine.slice(1), [`Peer> ${word}\\n`, `got ${word}`, `Local> echo ${word}\\n`, 'Peer> BYE\\n']);
   }
   assert.ok(got.lines.includes(`Listening on ${PEER}:31053 as ${PEER}.`));
+});
+
+test('solo log context: the first session runs without AsyncLocalStorage, overlapping ones with it, each sees its own id', async () => {
+  const seen: string[] = [];
+  const gates = new Map<string, () => void>();
+  const gate = (name: string): Promise<void> => new Promise((resolve) => gates.set(name, resolve));
+  const session = (id: number, steps: string[]) => runInSession(id, async () => {
+    for (const step of steps) {
+      seen.push(`${id}@${step}:${currentSessionId()}`);
+      await gate(`${id}${step}`);
+    }
+    seen.push(`${id}@end:${currentSessionId()}`);
+  }, true);
+  const open = (name: string): void => gates.get(name)!();
+  const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+  const a = session(11, ['x', 'y']); // solo
+  await tick();
+  const b = session(22, ['x', 'y', 'z']); // overlaps 11: AsyncLocalStorage
+  await tick();
+  open('11x'); await tick();
+  open('22x'); await tick();
+  open('11y'); await a;
+  const c = session(33, ['x']); // 11 ended: solo again, while 22 still runs
+  await tick();
+  open('22y'); await tick();
+  open('33x'); await c;
+  open('22z'); await b;
+  assert.equal(currentSessionId(), undefined, 'outside every session');
+  for (const entry of seen) {
+    const [who, id] = [entry.slice(0, 2), entry.slice(entry.indexOf(':') + 1)];
+    assert.equal(id, who, entry);
+  }
+  assert.equal(seen.length, 9, seen.join(' '));
 });
 
 test('socket activation only when LISTEN_PID is our pid and LISTEN_FDS >= 1', () => {
