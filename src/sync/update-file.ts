@@ -251,8 +251,12 @@ export class FileJob implements JobIo {
           this.out.debug(1, 'File is a symlink but radlink() failed.');
           return this.gotError(autoResolveRun);
         }
-        first = await this.request(cmd.line);
-        if (type !== S_IFDIR && isOkStatus(first)) this.ticket.release();
+        const reply = this.request(cmd.line);
+        // Nothing can be below a symlink, fifo, device or socket: later jobs may go on at once
+        // (their commands queue behind this one). A directory's wait for its reply keeps
+        // csync2's order when it is retried after an auto-resolved conflict.
+        if (type !== S_IFDIR) this.ticket.release();
+        first = await reply;
       }
       this.result = first.code;
       if (!isOkStatus(first)) {
