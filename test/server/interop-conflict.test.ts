@@ -4,6 +4,7 @@
  * that conflicts; slave hosts on either side.
  */
 import assert from 'node:assert/strict';
+import { readlink } from 'node:fs/promises';
 import type { Impl } from '../helpers/index.js';
 import { T0, assertClean, settle, twinTest, type Twin } from './twin.js';
 
@@ -47,6 +48,34 @@ for (const [method, clientWins] of Object.entries(WINS)) {
     await t.snapshot('after');
   });
 }
+
+// Under a prefix csync2 records a symlink's target as empty (it reads the link at the unprefixed
+// name), so a link changed on both sides and marked by hand is "already up to date on peer"; the
+// entries behind the links (whose create commands no longer hold later jobs back) go on.
+twinTest('symlinks changed on both sides under a prefix look equal; the entries behind them arrive', { groupBody: 'include %data%;\nauto first;' }, async (t) => {
+  const { client, server } = t;
+  await client.write('a/x.txt', 'x\n');
+  await client.symlink('x.txt', 'a/link');
+  await client.symlink('x.txt', 'a/link2');
+  await client.write('a/z.txt', 'z\n');
+  await settle(client);
+  assertClean(await t.sync('base'));
+  for (const link of ['a/link', 'a/link2']) {
+    await client.rm(link);
+    await client.symlink('./z.txt', link);
+    await server.rm(link);
+    await server.symlink('elsewhere-on-the-server', link);
+    for (const h of [client, server]) assert.equal((await h.run(['-m', h.path(link)])).code, 0);
+  }
+  await client.write('a/y.txt', 'new after the links\n');
+  await client.write('a/z.txt', 'z changed\n');
+  const r = await t.sync('changed');
+  assert.equal(r.client.code, 0, r.text);
+  assert.equal(r.client.stderr.toString('latin1').split('File is already up to date on peer.').length - 1, 2, r.text);
+  assert.equal((await server.read('a/y.txt')).toString(), 'new after the links\n', 'later entries arrived');
+  for (const link of ['a/link', 'a/link2']) assert.equal(await readlink(server.path(link)), 'elsewhere-on-the-server', link);
+  await t.snapshot('after');
+});
 
 twinTest('a removal that conflicts: younger cannot decide, first wins', { groupBody: 'include %data%;\nauto younger;' }, async (t) => {
   const { client, server } = t;
