@@ -46,6 +46,10 @@ export interface JobSession {
   readonly xpatch: boolean;
   /** The peer takes XPATCHS too (extensions version 2). */
   readonly xpatchStream: boolean;
+  /** Resolves once a job has queued MKDIR of `dir` (a SIG sent after that finds the directory). */
+  directoryQueued(dir: BStr): Promise<void>;
+  /** This job queued MKDIR of `dir`. */
+  queuedDirectory(dir: BStr): void;
 }
 
 /** A delta for a file above this size is streamed (XPATCHS) where the peer takes it. */
@@ -195,6 +199,18 @@ export class FileJob implements JobIo {
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, st);
+        if (!sig.ok && speculative && sig.status.code === ReplyCode.PARENT_MISSING && !this.ticket.ready) {
+          // Asked before the parent's MKDIR was sent (a new directory's contents): ask again, still
+          // ahead of the turn, once an earlier job has queued it. Taking turns for these SIGs cost a
+          // round trip per entry of every new directory.
+          const parent = file.slice(0, Math.max(0, file.lastIndexOf('/')));
+          const turnFirst = await Promise.race([this.ticket.whenReady.then(() => true), s.directoryQueued(parent).then(() => false)]);
+          if (!turnFirst) {
+            this.freshAttempt();
+            this.out.debug(1, `Updating ${file} on ${s.peer} ...`);
+            sig = await this.sig(key, st);
+          }
+        }
         if (!sig.ok && speculative) {
           // Asked before the changes ahead of it were sent: ask again in turn.
           if (!(await turn())) return;
@@ -256,6 +272,7 @@ export class FileJob implements JobIo {
         // (their commands queue behind this one). A directory's wait for its reply keeps
         // csync2's order when it is retried after an auto-resolved conflict.
         if (type !== S_IFDIR) this.ticket.release();
+        else s.queuedDirectory(file);
         first = await reply;
       }
       this.result = first.code;

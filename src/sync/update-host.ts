@@ -89,6 +89,26 @@ class HostSession {
     this.deferred.set(e.file, e);
   }
 
+  /** Jobs waiting for a directory's MKDIR to be queued, by directory name. */
+  private readonly dirWaiters = new Map<BStr, { queued: Promise<void>; resolve: () => void }>();
+
+  directoryQueued(dir: BStr): Promise<void> {
+    let w = this.dirWaiters.get(dir);
+    if (w === undefined) {
+      let resolve!: () => void;
+      const queued = new Promise<void>((r) => { resolve = r; });
+      this.dirWaiters.set(dir, (w = { queued, resolve }));
+    }
+    return w.queued;
+  }
+
+  queuedDirectory(dir: BStr): void {
+    const w = this.dirWaiters.get(dir);
+    if (w === undefined) return;
+    this.dirWaiters.delete(dir);
+    w.resolve();
+  }
+
   private findDirty(): DirtyRow[] {
     const rows = this.ctx.store.dirtyForPeer(this.peer);
     const f = this.o.filter;
