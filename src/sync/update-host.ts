@@ -91,8 +91,11 @@ class HostSession {
 
   /** Jobs waiting for a directory's MKDIR to be queued, by directory name. */
   private readonly dirWaiters = new Map<BStr, { queued: Promise<void>; resolve: () => void }>();
+  /** Directories whose MKDIR was queued (a SIG answered after that may still say the parent is missing). */
+  private readonly dirsQueued = new Set<BStr>();
 
   directoryQueued(dir: BStr): Promise<void> {
+    if (this.dirsQueued.has(dir)) return Promise.resolve();
     let w = this.dirWaiters.get(dir);
     if (w === undefined) {
       let resolve!: () => void;
@@ -103,6 +106,7 @@ class HostSession {
   }
 
   queuedDirectory(dir: BStr): void {
+    this.dirsQueued.add(dir);
     const w = this.dirWaiters.get(dir);
     if (w === undefined) return;
     this.dirWaiters.delete(dir);
