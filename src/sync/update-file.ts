@@ -552,7 +552,11 @@ export class FileJob implements JobIo {
           return;
         }
       }
-      const r = await this.request(`DEL ${urlEncode(key)} ${urlEncode(file)}`);
+      const reply = this.request(`DEL ${urlEncode(key)} ${urlEncode(file)}`);
+      // A DEL that no auto-resolve could send again leaves later jobs (its parent directories among
+      // them) nothing to wait for: they go on, their commands queued behind it.
+      if (autoResolveRun || !this.removalRetryPossible()) this.ticket.release();
+      const r = await reply;
       if (isOkStatus(r)) {
         this.success(autoResolveRun);
         return;
@@ -567,6 +571,15 @@ export class FileJob implements JobIo {
       }
       return this.gotError(autoResolveRun);
     }
+  }
+
+  /** Could a conflict on this removal be auto-resolved (and the DEL sent again)? Decided as autoResolveDel() decides, silently. */
+  private removalRetryPossible(): boolean {
+    const { s, file } = this;
+    const quiet = { debug: (): void => undefined };
+    const m = s.ctx.matcher.withDebugOut(quiet, () =>
+      (winsAsMaster(s.ctx.matcher, s.peer, file) ? 'master' : autoDecision(s.ctx.matcher, s.peer, file)));
+    return m === 'master' || m === 'first' || m === 'left' || m === 'right';
   }
 
   private autoResolveDel(): boolean {

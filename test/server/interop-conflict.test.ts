@@ -77,6 +77,25 @@ twinTest('symlinks changed on both sides under a prefix look equal; the entries 
   await t.snapshot('after');
 });
 
+// A removal that no auto-resolve can send again lets the removals after it (its parent directories)
+// go on before its reply; with `first` it may be sent again and they wait. Both end as csync2's run.
+for (const method of ['none', 'first']) {
+  twinTest(`a removed tree with a conflicting file inside: auto ${method}`, { groupBody: `include %data%;\nauto ${method};` }, async (t) => {
+    const { client, server } = t;
+    for (const f of ['d/sub/f1.txt', 'd/sub/f2.txt', 'd/g.txt']) await client.write(f, `${f}\n`);
+    await settle(client);
+    assertClean(await t.sync('base'));
+    await client.rm('d');
+    await server.write('d/sub/f1.txt', 'changed on the server\n');
+    const r = await t.sync('removal');
+    assert.equal(r.client.code, method === 'first' ? 0 : 1, r.text);
+    assert.equal(await server.stat('d/sub/f2.txt'), null, 'the removal without a conflict went through');
+    if (method === 'first') assert.equal(await server.stat('d'), null, 'won: the whole tree went');
+    else assert.equal((await server.read('d/sub/f1.txt')).toString(), 'changed on the server\n');
+    await t.snapshot('removal');
+  });
+}
+
 twinTest('a removal that conflicts: younger cannot decide, first wins', { groupBody: 'include %data%;\nauto younger;' }, async (t) => {
   const { client, server } = t;
   await client.write('r.txt', 'base\n');
