@@ -444,10 +444,8 @@ export class FileJob implements JobIo {
    * no method; otherwise the measured method (younger/older/bigger/smaller) still to decide.
    */
   private autoResolveHere(): boolean | 'younger' | 'older' | 'bigger' | 'smaller' {
-    const { s, file } = this;
     // Their `Match` lines belong to this job's output.
-    const m = s.ctx.matcher.withDebugOut(this.out, () =>
-      (winsAsMaster(s.ctx.matcher, s.peer, file) ? 'master' : autoDecision(s.ctx.matcher, s.peer, file)));
+    const m = this.conflictDecision(this.out);
     switch (m) {
       case 'master':
         this.out.debug(0, "Auto-resolving conflict: Won 'master/slave' test.");
@@ -573,12 +571,16 @@ export class FileJob implements JobIo {
     }
   }
 
+  /** maybe_auto_resolve's test for this file and peer: the master/slave rule, else the group's auto method. */
+  private conflictDecision(out: { debug(level: number, text: string): void }): 'master' | ReturnType<typeof autoDecision> {
+    const { s, file } = this;
+    return s.ctx.matcher.withDebugOut(out, () =>
+      (winsAsMaster(s.ctx.matcher, s.peer, file) ? 'master' : autoDecision(s.ctx.matcher, s.peer, file)));
+  }
+
   /** Could a conflict on this removal be auto-resolved (and the DEL sent again)? Decided as autoResolveDel() decides, silently. */
   private removalRetryPossible(): boolean {
-    const { s, file } = this;
-    const quiet = { debug: (): void => undefined };
-    const m = s.ctx.matcher.withDebugOut(quiet, () =>
-      (winsAsMaster(s.ctx.matcher, s.peer, file) ? 'master' : autoDecision(s.ctx.matcher, s.peer, file)));
+    const m = this.conflictDecision({ debug: () => undefined });
     return m === 'master' || m === 'first' || m === 'left' || m === 'right';
   }
 
