@@ -79,14 +79,32 @@ export class Checker {
       const root = roots[i]!;
       log.debug(2, `Running${recursive ? ' recursive' : ''} check for ${root} ...`);
       this.ensureLoaded(root, recursive);
-      // csync2 looks for removals before it walks. The walk-first order here gives the
-      // same rows unless the root itself sits below a symlink; keep csync2's order then.
+      // csync2 looks for removals before it walks. Walking first gives the same rows (the removal
+      // check then needs no lstat() for what the walk found) unless the root itself sits below a
+      // symlink; keep csync2's order then. Either way the messages come in csync2's order.
       const rootIsPure = !this.hasSymlinkParent(root);
       if (!this.compareMode && !rootIsPure) this.checkDel(root, recursive);
       const key = `${root}\0${recursive ? 1 : 0}`;
       const mustWalk = this.compareMode || this.ctx.dumpDirFd !== null || !this.walked.has(key);
-      if (mustWalk) this.checkMod(root, recursive, true);
-      if (!this.compareMode && rootIsPure) this.checkDel(root, recursive);
+      const delAfter = !this.compareMode && rootIsPure;
+      if (mustWalk) {
+        if (!delAfter) {
+          this.checkMod(root, recursive, true);
+        } else {
+          log.hold();
+          try {
+            this.checkMod(root, recursive, true);
+          } catch (err) {
+            log.replay(log.takeHeld());
+            throw err;
+          }
+          const walkOutput = log.takeHeld();
+          this.checkDel(root, recursive);
+          log.replay(walkOutput);
+        }
+      } else if (delAfter) {
+        this.checkDel(root, recursive);
+      }
     }
   }
 

@@ -71,7 +71,9 @@ class HostSession {
   pipe!: CommandPipe;
   private currentName: BStr | null = null;
   private missingParentDir: BStr | null = null;
-  private readonly deferred = new Map<BStr, DeferredSetime>();
+  private readonly deferred = new Map<BStr, DeferredSetime & { pass: number }>();
+  /** Walks over the rows so far: csync2 forgets the errors of a walk that starts over. */
+  private passes = 0;
   /** The peer takes XPATCH (both ends agreed on csync2-ts's extensions in the TLS handshake). */
   xpatch = false;
   /** ... and XPATCHS (extensions version 2). */
@@ -86,7 +88,7 @@ class HostSession {
 
   deferSetime(e: DeferredSetime): void {
     this.deferred.delete(e.file);
-    this.deferred.set(e.file, e);
+    this.deferred.set(e.file, { ...e, pass: this.passes });
   }
 
   /** Jobs waiting for a directory's MKDIR to be queued, by directory name. */
@@ -143,6 +145,7 @@ class HostSession {
     const saved = o.errors.value;
     try {
       for (;;) {
+        this.passes++;
         const again = await this.pass(rows);
         if (!again) break;
         o.errors.value = saved;
@@ -281,7 +284,8 @@ class HostSession {
         if (e.autoResolved) node.debug(0, 'ERROR: Auto-resolving failed. Giving up.');
         node.debug(1, 'File stays in dirty state. Try again later...');
       }
-      this.o.errors.value += errors.value;
+      // csync2 sent it in its walk: a walk that started over afterwards took its errors back.
+      if (e.pass === this.passes) this.o.errors.value += errors.value;
       node.close();
     }
   }

@@ -53,6 +53,9 @@ export interface SyslogSink {
   close?(): Promise<void>;
 }
 
+/** Lines kept by Logger.hold(): level and text. */
+export type HeldLines = ReadonlyArray<readonly [number, BStr]>;
+
 export class Logger {
   /** -v count. */
   level = 0;
@@ -70,6 +73,26 @@ export class Logger {
 
   private lastPrintTime = 0;
   private startupTime = 0;
+  private heldLines: Array<[number, BStr]> | null = null;
+
+  /**
+   * Keep what is logged from now on until takeHeld(): work done in a different order than
+   * csync2's (for speed) still prints in csync2's order.
+   */
+  hold(): void {
+    this.heldLines ??= [];
+  }
+
+  /** Stop holding; returns what was kept, for replay(). */
+  takeHeld(): HeldLines {
+    const lines = this.heldLines ?? [];
+    this.heldLines = null;
+    return lines;
+  }
+
+  replay(lines: HeldLines): void {
+    for (const [lv, text] of lines) this.raw(lv, text);
+  }
 
   enabled(lv: number): boolean {
     return this.level >= lv;
@@ -83,6 +106,10 @@ export class Logger {
   /** Log text exactly as given (csync2 has a few messages without a newline). */
   raw(lv: number, text: BStr): void {
     if (this.level < lv) return;
+    if (this.heldLines !== null) {
+      this.heldLines.push([lv, text]);
+      return;
+    }
     if (this.syslog) {
       this.syslog.write(lv, text);
     } else {

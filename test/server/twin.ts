@@ -100,6 +100,10 @@ export function setTwinSide(side: 'server' | 'client' | 'both'): void {
   twinSide = side;
 }
 
+export function getTwinSide(): 'server' | 'client' | 'both' {
+  return twinSide;
+}
+
 async function runTwin(impl: Impl, opts: TwinOptions, body: (t: Twin) => Promise<void>): Promise<Record<string, unknown>> {
   const swap = (specs: HostSpec[]): HostSpec[] => (twinSide === 'server' ? specs : specs.map((h) => ({
     ...h, impl: (twinSide === 'both' || h.impl !== impl ? impl : 'real') as Impl,
