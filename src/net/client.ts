@@ -159,7 +159,7 @@ export async function connectToHost(o: HostConnectOptions): Promise<PeerLink | n
 
   let socket;
   try {
-    socket = await connectToPeer(o.peer, o.port, { bindName: o.bind ? o.myhostname : null });
+    socket = await connectToPeer(o.peer, o.port, { bindName: o.bind ? o.myhostname : null, out });
   } catch (err) {
     if (err instanceof ConnectError) return null;
     throw err;
@@ -188,7 +188,7 @@ export async function connectToHost(o: HostConnectOptions): Promise<PeerLink | n
       }
       await conn.upgradeToTlsClient(loadTlsCredentials(o.systemDir), undefined, o.offerExtensions === true);
       await o.beforePin?.();
-      const pin = checkPeerCert(o.store, o.peer, conn.peerCertHex());
+      const pin = checkPeerCert(o.store, o.peer, conn.peerCertHex(), out);
       if (pin === 'missing') throw new FatalError(CLIENT_NO_CERT);
       if (pin === 'mismatch') throw new FatalError(CLIENT_WRONG_CERT);
     } else {

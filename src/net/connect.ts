@@ -28,6 +28,8 @@ export function connectionFailedMessage(peer: BStr): BStr {
 export interface ConnectOptions {
   /** -N name: bind the source address to this name's address (same family as the peer's). */
   bindName?: BStr | null;
+  /** Where the messages go (default the log; a client serving several peers keeps each peer's in order). */
+  out?: { debug(lv: number, line: BStr): void };
 }
 
 /**
@@ -37,6 +39,7 @@ export interface ConnectOptions {
  * `Can't create socket: ...`) and rejects with ConnectError.
  */
 export async function connectToPeer(peername: BStr, port: string | number, opts: ConnectOptions = {}): Promise<net.Socket> {
+  const out = opts.out ?? log;
   let portNum: number;
   let addrs: ResolvedAddress[];
   try {
@@ -44,37 +47,38 @@ export async function connectToPeer(peername: BStr, port: string | number, opts:
     addrs = await resolveName(peername);
   } catch (err) {
     const why = err instanceof ResolveError ? err : null;
-    log.debug(1, `Cannot resolve peername, getaddrinfo: ${why ? why.message : String(err)}`);
+    out.debug(1, `Cannot resolve peername, getaddrinfo: ${why ? why.message : String(err)}`);
     // csync2 then reports a stale errno: these are the texts it shows.
     const reason = `Can't create socket: ${why?.code === 'EAI_SERVICE' ? 'Success' : 'No such file or directory'}`;
-    log.debug(1, reason);
+    out.debug(1, reason);
     throw new ConnectError(reason, peername, err as Error);
   }
 
   let lastErr: Error | null = null;
   for (const a of addrs) {
     try {
-      const sock = await connectOne(a, portNum, opts.bindName ?? null);
+      const sock = await connectOne(a, portNum, opts.bindName ?? null, out);
       sock.setNoDelay(true);
-      log.debug(1, `Connect to ${a.address}:${portNum} (${peername}).`);
+      out.debug(1, `Connect to ${a.address}:${portNum} (${peername}).`);
       return sock;
     } catch (err) {
       lastErr = err as Error;
     }
   }
   const reason = `Can't create socket: ${strerror(lastErr)}`;
-  log.debug(1, reason);
+  out.debug(1, reason);
   throw new ConnectError(reason, peername, lastErr ?? undefined);
 }
 
 /** One address: bound to the first -N address that binds, or unbound if none does. */
-async function connectOne(a: ResolvedAddress, port: number, bindName: BStr | null): Promise<net.Socket> {
+async function connectOne(a: ResolvedAddress, port: number, bindName: BStr | null,
+  out: NonNullable<ConnectOptions['out']>): Promise<net.Socket> {
   if (bindName !== null) {
     let locals: ResolvedAddress[] = [];
     try {
       locals = await resolveName(bindName, a.family);
     } catch (err) {
-      log.debug(1, `Cannot prepare local socket for bind, getaddrinfo: ${(err as Error).message}`);
+      out.debug(1, `Cannot prepare local socket for bind, getaddrinfo: ${(err as Error).message}`);
     }
     if (locals.length > 0) {
       for (const local of locals) {
@@ -83,13 +87,13 @@ async function connectOne(a: ResolvedAddress, port: number, bindName: BStr | nul
           sock = await tcpConnect(a, port, local.address);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).syscall === 'bind') continue;
-          log.debug(1, `Bound to ${local.address}:0 as ${bindName}.`); // the bind worked, the connect did not
+          out.debug(1, `Bound to ${local.address}:0 as ${bindName}.`); // the bind worked, the connect did not
           throw err;
         }
-        log.debug(1, `Bound to ${local.address}:0 as ${bindName}.`);
+        out.debug(1, `Bound to ${local.address}:0 as ${bindName}.`);
         return sock;
       }
-      log.debug(1, `Local socket bind() to ${bindName} failed; ignored.`);
+      out.debug(1, `Local socket bind() to ${bindName} failed; ignored.`);
     }
   }
   return tcpConnect(a, port, undefined);

@@ -10,16 +10,20 @@ import type { StateStore } from '../db/store.js';
 
 export type PinResult = 'added' | 'match' | 'mismatch' | 'missing';
 
-/** `certHex` = the peer's leaf certificate DER as upper-case hex, or null when it sent none. */
-export function checkPeerCert(store: StateStore, peername: BStr, certHex: BStr | null): PinResult {
+/**
+ * `certHex` = the peer's leaf certificate DER as upper-case hex, or null when it sent none;
+ * `out` = where the messages go (a client serving several peers keeps each peer's in order).
+ */
+export function checkPeerCert(store: StateStore, peername: BStr, certHex: BStr | null,
+  out: { debug(lv: number, line: BStr): void } = log): PinResult {
   if (certHex === null) return 'missing';
   const pinned = store.getCert(peername);
   if (pinned === null) {
-    log.debug(1, `Adding peer x509 certificate to db: ${certHex}`);
+    out.debug(1, `Adding peer x509 certificate to db: ${certHex}`);
     store.addCert(peername, certHex);
     return 'added';
   }
-  log.debug(2, `Peer x509 certificate is: ${certHex}`);
+  out.debug(2, `Peer x509 certificate is: ${certHex}`);
   return pinned === certHex ? 'match' : 'mismatch';
 }
 

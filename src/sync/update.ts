@@ -33,8 +33,9 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
 
   const progress = new Progress(process.stderr.isTTY === true && opts.debugLevel === 0);
   const root = OutNode.root(progress);
-  // The -vvv check dump depends on the order of lstat() calls: keep it sequential then.
-  const fanout = log.enabled(3) ? 1 : PEER_FANOUT;
+  // -vv prints SQL statements as they run, and the -vvv check dump depends on the order of
+  // lstat() calls: one peer after the other then.
+  const fanout = log.enabled(2) ? 1 : PEER_FANOUT;
 
   // Certificates are pinned in csync2's peer order, one after the other.
   let pinChain: Promise<void> = Promise.resolve();

@@ -9,8 +9,9 @@
  * switches our client in instead of (or beside) our daemon (test/client/*-fuzz.test.ts do that);
  * TWIN_FUZZ_DEBUG=1 prints each round's wire dump (-xvvv).
  */
-import type { TestHost } from '../helpers/index.js';
-import { T0, getTwinSide, setTwinSide, twinTest, type Twin } from './twin.js';
+import { execFileSync } from 'node:child_process';
+import { syncOnce, type Impl, type TestHost } from '../helpers/index.js';
+import { T0, clientLines, getTwinSide, setTwinSide, twinTest, type Twin } from './twin.js';
 
 /** mulberry32: a small seeded generator, the same sequence on every run. */
 function rng(seed: number): () => number {
@@ -26,7 +27,8 @@ function rng(seed: number): () => number {
 
 const METHODS = ['none', 'first', 'younger', 'older', 'bigger', 'smaller', 'left', 'right'];
 const DIRS = ['', 'a', 'b', 'a/c', 'a/c/d'];
-const NAMES = ['f1.txt', 'f2.dat', 'g', 'h.log', 'x y'];
+// Byte strings: 'Ã¼' is the UTF-8 of 'ü' read as latin1 (names are bytes, see test/helpers).
+const NAMES = ['f1.txt', 'f2.dat', 'g', 'h.log', 'x y', '100%', 'Ã¼ber'];
 
 class Mutator {
   constructor(readonly r: () => number) {}
@@ -99,6 +101,9 @@ class Mutator {
       await host.write(p, this.content());
     } else if (roll < 0.8 && st?.isFile()) {
       await host.chmod(p, this.pick([0o600, 0o640, 0o644, 0o755]));
+    } else if (roll < 0.85) {
+      await host.rm(p);
+      execFileSync('mkfifo', [Buffer.from(host.path(p), 'latin1').toString()]);
     } else {
       await host.rm(p);
       await host.symlink(this.pick(['f1.txt', '../g', 'nowhere', '/etc/hostname', 'a/c']), p);
@@ -141,27 +146,56 @@ async function snapshot(t: Twin, key: string, host: TestHost): Promise<void> {
   t.note(`${key}.tree`, tree);
   t.note(`${key}.file`, await host.dump('file'));
   t.note(`${key}.dirty`, await host.dump('dirty'));
-  const other = host === t.server ? t.client : t.server;
-  t.note(`${key}.dirty(other)`, await other.dump('dirty'));
+  for (const other of t.cluster.hosts) if (other !== host) t.note(`${key}.dirty(${other === t.client ? 'client' : other === t.server ? 'server' : 'third'})`, await other.dump('dirty'));
 }
 
-async function scenario(t: Twin, seed: number): Promise<void> {
+/** One `-xv` from `from` to every host in `to` (one-shot daemons), recorded under `key`. */
+async function syncAll(t: Twin, key: string, from: TestHost, to: TestHost[], args = SYNC_ARGS): Promise<void> {
+  if (to.length === 1) {
+    const r = await t.sync(key, args, from, to[0]);
+    if (process.env['TWIN_FUZZ_DEBUG']) debugRound(t, key, r.text);
+    return;
+  }
+  const r = await syncOnce(from, to, args);
+  if (process.env['TWIN_FUZZ_DEBUG']) debugRound(t, key, r.text);
+  t.note(key, { client: r.client.code, servers: r.servers.map((x) => x.code), connected: r.connected, messages: clientLines(r.client) });
+}
+
+function debugRound(t: Twin, key: string, text: string): void {
+  const wire = text.split('\n').filter((l) => /Local>|Peer>|exit|ERROR|Updating|Deleting|Finished/.test(l));
+  process.stderr.write(`== ${t.impl} ${key}\n${wire.join('\n')}\n`);
+}
+
+/**
+ * Rounds of changes and pushes. With `third`, a third host (maybe a slave) takes every push too
+ * and changes things of its own now and then.
+ */
+async function scenario(t: Twin, seed: number, third: TestHost | null): Promise<void> {
   const m = new Mutator(rng(seed));
   const { client, server } = t;
+  const peersOf = (h: TestHost): TestHost[] => [client, server, ...(third ? [third] : [])].filter((x) => x !== h);
   await m.changes(client, 8, 0);
-  await t.sync('r0');
+  await syncAll(t, 'r0', client, peersOf(client));
   await snapshot(t, 'r0', server);
   for (let round = 1; round <= 4; round++) {
     await m.changes(client, 1 + m.int(4), round);
     if (m.r() < 0.5) await m.changes(server, 1 + m.int(3), round);
-    // Now and then a row marked by hand (csync2 -m) or a forced flush (-f) on the way.
-    const r = await t.sync(`r${round}`, SYNC_ARGS);
-    if (process.env['TWIN_FUZZ_DEBUG']) process.stderr.write(`== ${t.impl} round ${round}\n${r.text.split('\n').filter((l) => /Local>|Peer>|exit|ERROR|Updating|Deleting|Finished/.test(l)).join('\n')}\n`);
+    if (third && m.r() < 0.3) await m.changes(third, 1 + m.int(2), round);
+    // Now and then a row marked by hand (-m) or forced (-f) on the way.
+    const hand = m.r();
+    if (hand < 0.3) {
+      const p = m.path();
+      const r = await client.run([hand < 0.15 ? '-m' : '-f', client.path(p)]);
+      t.note(`r${round}hand`, { code: r.code, stderr: r.stderr.toString('latin1') });
+    }
+    await syncAll(t, `r${round}`, client, peersOf(client));
     await snapshot(t, `r${round}`, server);
     await snapshot(t, `r${round}c`, client);
+    if (third) await snapshot(t, `r${round}t`, third);
     if (m.r() < 0.5) {
-      await t.sync(`r${round}back`, ['-xv'], server, client);
+      await syncAll(t, `r${round}back`, server, peersOf(server), ['-xv']);
       await snapshot(t, `r${round}back`, client);
+      if (third) await snapshot(t, `r${round}backt`, third);
     }
   }
 }
@@ -174,6 +208,13 @@ const DEFAULT_SEEDS = { server: '1 2 3', client: '4 5 6', both: '7 8 9' }[getTwi
 const seeds = (process.env['TWIN_FUZZ_SEEDS'] ?? DEFAULT_SEEDS).split(/\s+/).filter((s) => s !== '').map(Number);
 for (const seed of seeds) {
   const method = METHODS[seed % METHODS.length]!;
-  twinTest(`random changes on both hosts, seed ${seed} (auto ${method})`, { groupBody: `include %data%;\nauto ${method};`, timeout: 240_000 },
-    (t) => scenario(t, seed));
+  // Every third seed: three hosts, the third a slave on odd seeds.
+  const three = seed % 3 === 0;
+  const slave = three && seed % 2 === 1;
+  const shape = three ? `, three hosts${slave ? ' (one a slave)' : ''}` : '';
+  twinTest(`random changes on the hosts, seed ${seed} (auto ${method}${shape})`, {
+    groupBody: `include %data%;\nauto ${method};`,
+    timeout: 240_000,
+    ...(three ? { hosts: (impl: Impl) => [{ impl: 'real' as Impl }, { impl }, { impl, slave }] } : {}),
+  }, (t) => scenario(t, seed, three ? t.cluster.hosts[2]! : null));
 }

@@ -49,7 +49,7 @@ export async function settle(host: TestHost, t = T0): Promise<void> {
 }
 
 /** Client messages without the lines that carry timing or pids. */
-function clientLines(r: RunResult): string[] {
+export function clientLines(r: RunResult): string[] {
   const lines = r.stderr.toString('latin1').split('\n').filter((l) => l !== '');
   // -vvv also prints GnuTLS's handshake debugging, which depends on the TLS version the daemon
   // negotiates (ours caps at 1.2): keep the wire dump and the outcome.
