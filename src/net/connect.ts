@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import type { BStr } from '../util/bytes.js';
 import { CsyncError, strerror } from '../util/errors.js';
-import { log } from '../util/log.js';
+import { log, type DebugSink } from '../util/log.js';
 import { resolveName, resolvePort, ResolveError, type ResolvedAddress } from './resolve.js';
 
 // The daemon's HELLO check needs these too; one import site for "where is the peer".
@@ -29,7 +29,7 @@ export interface ConnectOptions {
   /** -N name: bind the source address to this name's address (same family as the peer's). */
   bindName?: BStr | null;
   /** Where the messages go (default the log; a client serving several peers keeps each peer's in order). */
-  out?: { debug(lv: number, line: BStr): void };
+  out?: DebugSink;
 }
 
 /**
@@ -71,8 +71,7 @@ export async function connectToPeer(peername: BStr, port: string | number, opts:
 }
 
 /** One address: bound to the first -N address that binds, or unbound if none does. */
-async function connectOne(a: ResolvedAddress, port: number, bindName: BStr | null,
-  out: NonNullable<ConnectOptions['out']>): Promise<net.Socket> {
+async function connectOne(a: ResolvedAddress, port: number, bindName: BStr | null, out: DebugSink): Promise<net.Socket> {
   if (bindName !== null) {
     let locals: ResolvedAddress[] = [];
     try {

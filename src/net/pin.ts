@@ -4,7 +4,7 @@
  * daemon (during HELLO, under the HELLO name): trust on first use, then the
  * stored DER hex must match exactly. Rows are never updated by csync2.
  */
-import { log } from '../util/log.js';
+import { log, type DebugSink } from '../util/log.js';
 import type { BStr } from '../util/bytes.js';
 import type { StateStore } from '../db/store.js';
 
@@ -15,7 +15,7 @@ export type PinResult = 'added' | 'match' | 'mismatch' | 'missing';
  * `out` = where the messages go (a client serving several peers keeps each peer's in order).
  */
 export function checkPeerCert(store: StateStore, peername: BStr, certHex: BStr | null,
-  out: { debug(lv: number, line: BStr): void } = log): PinResult {
+  out: DebugSink = log): PinResult {
   if (certHex === null) return 'missing';
   const pinned = store.getCert(peername);
   if (pinned === null) {

@@ -53,6 +53,11 @@ export interface SyslogSink {
   close?(): Promise<void>;
 }
 
+/** Anything that takes log lines like the Logger (a client keeps each peer's lines in order with one). */
+export interface DebugSink {
+  debug(lv: number, line: BStr): void;
+}
+
 /** Lines kept by Logger.hold(): level and text. */
 export type HeldLines = ReadonlyArray<readonly [number, BStr]>;
 
