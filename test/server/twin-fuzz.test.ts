@@ -10,20 +10,10 @@
  * TWIN_FUZZ_DEBUG=1 prints each round's wire dump (-xvvv).
  */
 import { execFileSync } from 'node:child_process';
+import { lutimes } from 'node:fs/promises';
+import { prng } from '../../bench/gen-tree.js';
 import { syncOnce, type Impl, type TestHost } from '../helpers/index.js';
-import { T0, clientLines, getTwinSide, setTwinSide, twinTest, type Twin } from './twin.js';
-
-/** mulberry32: a small seeded generator, the same sequence on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { T0, clientLines, getTwinSide, setTwinSide, settle, twinTest, type Twin } from './twin.js';
 
 const METHODS = ['none', 'first', 'younger', 'older', 'bigger', 'smaller', 'left', 'right'];
 const DIRS = ['', 'a', 'b', 'a/c', 'a/c/d'];
@@ -125,15 +115,12 @@ class Mutator {
     const touched: string[] = [];
     for (let i = 0; i < count; i++) touched.push(await this.change(host));
     const base = T0 + round * 10_000;
-    const entries = await host.treeSnapshot();
-    for (const e of [...entries].reverse()) await lutimesQuiet(host, e.path, base);
-    for (const p of touched) if (await host.stat(p)) await lutimesQuiet(host, p, base + 1 + this.int(5000));
+    await settle(host, base);
+    for (const p of touched) {
+      const t = base + 1 + this.int(5000);
+      if (await host.stat(p)) await lutimes(Buffer.from(host.path(p), 'latin1'), t, t);
+    }
   }
-}
-
-async function lutimesQuiet(host: TestHost, rel: string, t: number): Promise<void> {
-  const { lutimes } = await import('node:fs/promises');
-  await lutimes(Buffer.from(host.path(rel), 'latin1'), t, t);
 }
 
 /**
@@ -171,7 +158,7 @@ function debugRound(t: Twin, key: string, text: string): void {
  * and changes things of its own now and then.
  */
 async function scenario(t: Twin, seed: number, third: TestHost | null): Promise<void> {
-  const m = new Mutator(rng(seed));
+  const m = new Mutator(prng(seed));
   const { client, server } = t;
   const peersOf = (h: TestHost): TestHost[] => [client, server, ...(third ? [third] : [])].filter((x) => x !== h);
   await m.changes(client, 8, 0);
