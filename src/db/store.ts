@@ -482,6 +482,14 @@ export class StateStore {
     this.write('DELETE FROM dirty WHERE filename = CAST(? AS TEXT)', textParam(urlEncode(name)));
   }
 
+  /** One query for the daemon's check of a path: has it a file row, a dirty row? */
+  rowsOf(name: BStr): { file: boolean; dirty: boolean } {
+    const enc = textParam(urlEncode(name));
+    const r = this.query('SELECT EXISTS (SELECT 1 FROM file WHERE filename = CAST(? AS TEXT)), ' +
+      'EXISTS (SELECT 1 FROM dirty WHERE filename = CAST(? AS TEXT))', [enc, enc])[0]!;
+    return { file: r[0] === 1, dirty: r[1] === 1 };
+  }
+
   isDirty(name: BStr): boolean {
     return this.query('SELECT 1 FROM dirty WHERE filename = CAST(? AS TEXT) LIMIT 1',
       [textParam(urlEncode(name))]).length > 0;

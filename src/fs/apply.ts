@@ -14,7 +14,7 @@
  * Renames change directories; those are fsynced later in one batch
  * (syncDirectories), so a sequence of writes pays for each directory once.
  */
-import { close, closeSync, fchmodSync, fchownSync, fdatasync, fsync, open, read, rename, renameSync, statSync, write } from 'node:fs';
+import { close, closeSync, fchmodSync, fchownSync, fdatasync, fstatSync, fsync, open, read, rename, renameSync, statSync, write, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { unlink } from 'node:fs/promises';
 import { constants as C } from 'node:fs';
@@ -87,16 +87,19 @@ export class PendingWrite {
    * Make the new content durable and put it in place (sealing it first if that was not done).
    * `beforeReplace` replaces the options' hook for this call.
    */
-  async commit(beforeReplace = this.opts.beforeReplace): Promise<void> {
+  async commit(beforeReplace = this.opts.beforeReplace): Promise<Stats | null> {
     if (this.done) throw new Error('PendingWrite already finished');
     try {
       this.seal();
       await this.durable;
+      // The inode's final state, to be the target's after a rename (no lstat() of the path then).
+      const st = fstatOrNull(this.temp.fd);
       closeSync(this.temp.fd);
       this.temp.fd = -1;
       beforeReplace?.();
-      await this.putInPlace();
+      const renamed = await this.putInPlace();
       this.done = true;
+      return renamed ? st : null;
     } catch (err) {
       await this.abort();
       throw err;
@@ -117,14 +120,15 @@ export class PendingWrite {
     releaseTemp(this.temp.path);
   }
 
-  private async putInPlace(): Promise<void> {
+  /** True when the temp file itself became the target (renamed; not copied). */
+  private async putInPlace(): Promise<boolean> {
     try {
       // Replacing a file frees the old one's blocks (~0.4 ms on ext4 here): in the thread
       // pool then. A new name costs microseconds, less than the hop (most of a first push).
       if (this.replacing) await pRename(fsPath(this.temp.path), fsPath(this.target));
       else renameSync(fsPath(this.temp.path), fsPath(this.target));
       this.opts.changedDirs?.add(dirOf(this.target));
-      return;
+      return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
     }
@@ -136,6 +140,7 @@ export class PendingWrite {
       await copyFile(this.temp.path, this.target, C.O_WRONLY | C.O_CREAT | C.O_TRUNC);
     }
     await unlink(fsPath(this.temp.path)).catch(() => undefined);
+    return false;
   }
 
   /** EXDEV: a second temp file in the target's own directory, renamed over the target. */
@@ -172,6 +177,14 @@ function cloneOwnerAndMode(fd: number, target: BStr, opts: ApplyOptions): boolea
     fchmodSync(fd, st.mode & 0o7777);
   } catch { /* best effort */ }
   return true;
+}
+
+function fstatOrNull(fd: number): Stats | null {
+  try {
+    return fstatSync(fd);
+  } catch {
+    return null;
+  }
 }
 
 function dirOf(path: BStr): BStr {

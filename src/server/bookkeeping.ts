@@ -33,10 +33,10 @@ export function hasImpureDirectory(cfg: Config, name: BStr): boolean {
   return false;
 }
 
-/** csync_file_update(): dirty row of the client gone, file row from the disk. */
-export function fileUpdated(ctx: RunContext, name: BStr, peer: BStr): void {
+/** csync_file_update(): dirty row of the client gone, file row from the disk (`known`: the file's stat, just taken). */
+export function fileUpdated(ctx: RunContext, name: BStr, peer: BStr, known: Stats | null = null): void {
   ctx.store.deleteDirty(name, peer);
-  const st = lstatOrNull(prefixSubst(ctx.cfg, name));
+  const st = known ?? lstatOrNull(prefixSubst(ctx.cfg, name));
   if (st === null || hasImpureDirectory(ctx.cfg, name)) {
     ctx.store.deleteFile(name);
   } else {

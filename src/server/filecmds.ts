@@ -208,7 +208,7 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
   if (failure) return { error: failure.error };
   const { conn } = s;
-  const missing = statSync(fsPath(r.real), { throwIfNoEntry: false }) === undefined;
+  const missing = knownMissing(r) ?? statSync(fsPath(r.real), { throwIfNoEntry: false }) === undefined;
   await conn.writer.sendLine(OK_SEND_DATA);
   // csync2's client sends SIG, then PATCH of the same file: when it is still the version
   // that SIG described, its signature is sent again without reading the whole file again.
@@ -218,6 +218,12 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   const size = await conn.reader.readFrameHeader(true);
   if (size === FRAME_ERROR) return { error: EIO_TEXT };
   return receiveContent(s, r, conn.reader.readFramePayload(size), missing);
+}
+
+/** After the unlink step: is the path empty, as far as the dirty check's lstat() tells (undefined: it does not)? */
+function knownMissing(r: Request): boolean | undefined {
+  if (r.stat === null || r.removedBefore) return true;
+  return r.stat?.isFile() ? false : undefined;
 }
 
 /**

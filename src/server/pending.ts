@@ -9,6 +9,7 @@
  * a path first waits until it is in place, so every command still sees the
  * tree csync2's order of events would give.
  */
+import type { Stats } from 'node:fs';
 import type { PendingWrite } from '../fs/apply.js';
 import type { BStr } from '../util/bytes.js';
 
@@ -21,6 +22,8 @@ export interface PendingFile {
   /** The path on this host. */
   real: BStr;
   write: PendingWrite;
+  /** lstat() of the path at the PATCH's dirty check (null: nothing there). */
+  stat: Stats | null | undefined;
 }
 
 function isBelow(path: BStr, dir: BStr): boolean {
@@ -35,6 +38,8 @@ export function isRelatedPath(a: BStr, b: BStr): boolean {
 
 export class PendingFiles {
   private readonly byReal = new Map<BStr, PendingFile>();
+  /** How many pending files lie below each directory: a command's related() walks up its own path, not every pending file. */
+  private readonly below = new Map<BStr, number>();
 
   get size(): number {
     return this.byReal.size;
@@ -45,20 +50,34 @@ export class PendingFiles {
   }
 
   add(p: PendingFile): void {
+    const old = this.byReal.get(p.real);
+    if (old !== undefined) this.delete(old);
     this.byReal.set(p.real, p);
+    this.countBelow(p.real, 1);
   }
 
   delete(p: PendingFile): void {
-    if (this.byReal.get(p.real) === p) this.byReal.delete(p.real);
+    if (this.byReal.get(p.real) !== p) return;
+    this.byReal.delete(p.real);
+    this.countBelow(p.real, -1);
   }
 
   /** Pending files at `real`, below it or above it (in arrival order). */
   related(real: BStr): PendingFile[] {
-    const out: PendingFile[] = [];
-    for (const p of this.byReal.values()) {
-      if (isRelatedPath(p.real, real)) out.push(p);
+    if (this.byReal.size === 0) return [];
+    if ((this.below.get(real) ?? 0) > 0) {
+      const out: PendingFile[] = [];
+      for (const p of this.byReal.values()) if (isRelatedPath(p.real, real)) out.push(p);
+      return out;
     }
-    return out;
+    // Only the path itself and its directories can be pending: a file is pending, so at most one of them is.
+    const at = this.byReal.get(real);
+    if (at !== undefined) return [at];
+    for (let i = real.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : real.lastIndexOf('/', i - 1)) {
+      const above = this.byReal.get(i === 0 ? '/' : real.slice(0, i));
+      if (above !== undefined) return [above];
+    }
+    return [];
   }
 
   /** Every pending file, oldest first. */
@@ -68,5 +87,14 @@ export class PendingFiles {
 
   oldest(): PendingFile | undefined {
     return this.byReal.values().next().value;
+  }
+
+  private countBelow(real: BStr, delta: 1 | -1): void {
+    for (let i = real.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : real.lastIndexOf('/', i - 1)) {
+      const dir = i === 0 ? '/' : real.slice(0, i);
+      const n = (this.below.get(dir) ?? 0) + delta;
+      if (n === 0) this.below.delete(dir);
+      else this.below.set(dir, n);
+    }
   }
 }

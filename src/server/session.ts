@@ -27,7 +27,7 @@ import { MAX_TOKENS, asciiLower, equalsIgnoreCase, splitTokens } from '../protoc
 import { urlDecode } from '../protocol/urlencode.js';
 import { markDirty } from '../sync/mark.js';
 import { scheduleActions } from '../actions/schedule.js';
-import { Checker } from '../sync/check.js';
+import { Checker, checkRoots } from '../sync/check.js';
 import type { RunContext } from '../sync/context.js';
 import { syncDirectories, type ApplyOptions } from '../fs/apply.js';
 import { log } from '../util/log.js';
@@ -58,6 +58,8 @@ export interface Request {
   pending?: PendingFile;
   /** The unlink step removed what was at the path (PATCH then puts its file in place at once). */
   removedBefore?: boolean;
+  /** lstat() of the path at the dirty check (null: nothing there); undefined when there was none. */
+  stat?: Stats | null;
   /** XPATCH: the frame that followed the line; drained after the command unless consumed. */
   frame?: { size: number; consumed: boolean };
 }
@@ -276,7 +278,7 @@ export class Session {
     if (spec.update && req.cmd !== 'patch' && !spec.framed) this.enterCritical();
     let outcome: Outcome;
     try {
-      if (spec.unlink) req.removedBefore = removeBefore(req.real, spec.unlink);
+      if (spec.unlink) req.removedBefore = removeBefore(req.real, spec.unlink, req.stat);
       outcome = await spec.run(this, req);
       if (spec.update && !outcome?.noUpdate) {
         if (outcome?.pending) this.addPending(req, outcome.pending);
@@ -331,7 +333,7 @@ export class Session {
   }
 
   private addPending(req: Request, write: PendingWrite): void {
-    this.pending.add({ name: req.name, real: req.real, write });
+    this.pending.add({ name: req.name, real: req.real, write, stat: req.stat });
   }
 
   /** SETOWN, SETMOD or SETIME of a received file not yet in place; SETIME puts it in place. */
@@ -367,7 +369,8 @@ export class Session {
     this.pending.delete(p);
     await this.ctx.store.noCritical();
     const probe: Request = { cmd: 'patch', tags: [], raw: [], name: p.name, real: p.real };
-    if (this.dirtyHere(probe)) {
+    // What the PATCH's check saw is still there: nothing changed it here meanwhile.
+    if (!sameEntry(p.stat, lstatOrNull(p.real)) && this.dirtyHere(probe)) {
       log.debug(0, `${p.name} from ${this.peer ?? '?'}: changed here while its new content was in flight; the received content is dropped.`);
       await p.write.abort();
       return ERR_ALSO_DIRTY;
@@ -377,12 +380,12 @@ export class Session {
     const { store } = this.ctx;
     let locked = false;
     try {
-      await p.write.commit(() => {
+      const st = await p.write.commit(() => {
         store.enterCritical();
         locked = true;
       });
       forgetDirStats(p.real);
-      fileUpdated(this.ctx, p.name, this.peer!);
+      fileUpdated(this.ctx, p.name, this.peer!, st);
     } catch (err) {
       log.debug(0, `I/O Error '${strerror(err)}' in rsync-patch: ${p.real}`);
       return strerror(err);
@@ -491,12 +494,22 @@ export class Session {
     return ERR_PERM;
   }
 
-  /** csync_check_dirty(): local check first; FLUSH stops there. */
+  /** csync_check_dirty(): local check first; FLUSH stops there. Leaves the path's lstat() in req.stat. */
   private dirtyHere(req: Request): boolean {
-    new Checker(this.ctx).check(req.name, false);
+    const { ctx } = this;
+    const st = lstatOrNull(req.real);
+    req.stat = st;
+    // Nothing at the path and no row of it (most of a first push): the check has nothing
+    // to do, and one query tells that and whether a dirty row exists.
+    let rows: { file: boolean; dirty: boolean } | null = null;
+    if (st === null && checkRoots(ctx.cfg, req.name).length === 1) {
+      rows = ctx.store.rowsOf(req.name);
+      if (rows.file) rows = null;
+    }
+    if (rows === null) new Checker(ctx).check(req.name, false, { real: req.real, st });
     if (req.cmd === 'flush') return false;
-    if (!this.ctx.store.isDirty(req.name)) return false;
-    markDirty(this.ctx, req.name, this.peer);
+    if (!(rows?.dirty ?? ctx.store.isDirty(req.name))) return false;
+    markDirty(ctx, req.name, this.peer);
     return true;
   }
 
@@ -548,9 +561,17 @@ export class Session {
   }
 }
 
+/** The same lstat() answer: both missing, or the same version of the same inode. */
+function sameEntry(a: Stats | null | undefined, b: Stats | null): boolean {
+  if (a === undefined) return false;
+  if (a === null || b === null) return a === b;
+  return a.ino === b.ino && a.dev === b.dev && a.mode === b.mode && a.size === b.size &&
+    a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
 /** csync_unlink(file, 1 or 2) before MK* / PATCH: errors are ignored. True = something was removed. */
-function removeBefore(real: BStr, how: 1 | 2): boolean {
-  const st = lstatOrNull(real);
+function removeBefore(real: BStr, how: 1 | 2, known: Stats | null | undefined): boolean {
+  const st = known === undefined ? lstatOrNull(real) : known;
   if (st === null) return false;
   if (how === 2 && st.isFile()) return false;
   try {

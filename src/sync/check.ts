@@ -22,10 +22,17 @@ import { lstatDir } from '../fs/dirstat.js';
 
 import { urlEncode } from '../protocol/urlencode.js';
 import type { RunContext } from './context.js';
+import type { Config } from '../config/model.js';
 
 interface LoadedRange {
   name: BStr;
   recursive: boolean;
+}
+
+/** lstat() of `real` (null: nothing there or not reachable), made by the caller a moment ago. */
+export interface KnownStat {
+  real: BStr;
+  st: Stats | null;
 }
 
 export interface CheckOptions {
@@ -52,6 +59,8 @@ export class Checker {
   private walked = new Set<string>();
   /** check_pure() answers per directory part. */
   private readonly pureCache = new Map<BStr, boolean>();
+  /** An lstat() the caller has just made (the daemon's, of the command's path): not made again. */
+  private known: KnownStat | null = null;
 
   constructor(private readonly ctx: RunContext, opts: CheckOptions = {}) {
     this.compareMode = opts.compareMode ?? false;
@@ -59,22 +68,13 @@ export class Checker {
     ctx.matcher.compareMode = this.compareMode;
   }
 
-  /** csync_check(filename, recursive, init_run). */
-  check(filename: BStr, recursive: boolean): void {
+  /** csync_check(filename, recursive, init_run). `known`: the caller's fresh lstat() of one path. */
+  check(filename: BStr, recursive: boolean, known: KnownStat | null = null): void {
+    this.known = known;
     this.seen = new Set();
     this.walked = new Set();
     this.pureCache.clear();
-    const roots: BStr[] = [filename];
-    if (filename.startsWith('/')) {
-      for (const p of this.ctx.cfg.prefixes) {
-        if (p.path === null) continue;
-        const pl = p.path.length;
-        if (pl <= filename.length && filename.startsWith(p.path) &&
-          (filename.length === pl || filename.charCodeAt(pl) === 0x2f)) {
-          roots.push(`%${p.name}%${filename.slice(pl)}`);
-        }
-      }
-    }
+    const roots = checkRoots(this.ctx.cfg, filename);
     for (let i = 0; i < roots.length; i++) {
       const root = roots[i]!;
       log.debug(2, `Running${recursive ? ' recursive' : ''} check for ${root} ...`);
@@ -198,7 +198,7 @@ export class Checker {
     for (const name of this.rowsUnder(file, recursive)) {
       if (this.ctx.matcher.matchFile(name) === 0) continue;
       if (this.seen.has(name)) continue;
-      if (lstatOrNull(prefixSubst(this.ctx.cfg, name)) === null || this.hasSymlinkParent(name)) removed.push(name);
+      if (this.lstatOf(prefixSubst(this.ctx.cfg, name)) === null || this.hasSymlinkParent(name)) removed.push(name);
     }
     // csync2 collects them by prepending: they are marked in reverse name order.
     for (const name of removed.reverse()) {
@@ -207,6 +207,11 @@ export class Checker {
       this.ctx.store.deleteFile(name);
       this.rows.delete(name);
     }
+  }
+
+  private lstatOf(real: BStr): Stats | null {
+    const known = this.known;
+    return known !== null && known.real === real ? known.st : lstatOrNull(real);
   }
 
   /**
@@ -266,7 +271,7 @@ export class Checker {
       return false;
     }
     const real = prefixSubst(ctx.cfg, file);
-    const st = lstatOrNull(real);
+    const st = this.lstatOf(real);
     if (st === null) {
       if (ignoreNoEnt) return false;
       throw new FatalError(`This should not happen: Can't stat ${real}.`);
@@ -326,6 +331,22 @@ export class Checker {
     }
     return dumpParent;
   }
+}
+
+/** The names csync_check() looks at for `filename`: itself and, for a path below a prefix's directory, its %prefix% spelling. */
+export function checkRoots(cfg: Config, filename: BStr): BStr[] {
+  const roots: BStr[] = [filename];
+  if (filename.startsWith('/')) {
+    for (const p of cfg.prefixes) {
+      if (p.path === null) continue;
+      const pl = p.path.length;
+      if (pl <= filename.length && filename.startsWith(p.path) &&
+        (filename.length === pl || filename.charCodeAt(pl) === 0x2f)) {
+        roots.push(`%${p.name}%${filename.slice(pl)}`);
+      }
+    }
+  }
+  return roots;
 }
 
 function lstatOrNull(path: BStr): Stats | null {
