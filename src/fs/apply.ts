@@ -44,6 +44,8 @@ export interface ApplyOptions {
   changedDirs?: Set<BStr>;
   /** Called right before the new content replaces the target (the daemon takes its db lock here). */
   beforeReplace?: () => void;
+  /** The caller found nothing at the target a moment ago: no owner and mode to clone (and no stat() to learn that). */
+  targetMissing?: boolean;
 }
 
 /**
@@ -77,7 +79,7 @@ export class PendingWrite {
   /** The content is complete: clone owner and mode of the old file and start the fsync (not awaited). */
   seal(): void {
     if (this.durable) return;
-    this.replacing = cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
+    this.replacing = this.opts.targetMissing === true ? false : cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
     const fd = this.temp.fd;
     this.durable = this.opts.durable === false ? Promise.resolve() : pFdatasync(fd).catch(() => pFsync(fd));
     this.durable.catch(() => undefined); // the error comes out of commit()

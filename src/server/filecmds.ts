@@ -97,7 +97,7 @@ function takeCurrentSignature(s: Session, real: BStr): SentSignature | null {
 }
 
 /** csync_rs_sig(): the signature of the current file, the fixed empty one when it is missing. Returns what was sent. */
-async function sendSignature(s: Session, real: BStr, missing?: boolean): Promise<Buffer | null> {
+async function sendSignature(s: Session, real: BStr, missing?: boolean, staleError?: unknown): Promise<Buffer | null> {
   let sigBytes: Buffer;
   try {
     // A new file (the common case of a first push) needs no thread-pool round trip to learn that.
@@ -107,7 +107,7 @@ async function sendSignature(s: Session, real: BStr, missing?: boolean): Promise
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       sigBytes = MISSING_FILE_SIGNATURE;
     } else {
-      log.debug(0, `I/O Error '${strerror(err)}' in rsync-sig: ${real}`);
+      log.debug(0, `I/O Error '${strerror(staleError ?? err)}' in rsync-sig: ${real}`);
       await s.conn.writer.sendFrameError();
       return null;
     }
@@ -214,7 +214,9 @@ export async function patch(s: Session, r: Request): Promise<Outcome> {
   // that SIG described, its signature is sent again without reading the whole file again.
   const seen = missing ? null : takeCurrentSignature(s, r.real);
   if (seen?.bytes) await conn.writer.sendFrame(seen.bytes);
-  else await sendSignature(s, r.real, missing);
+  // csync2 finds a directory left by the unlink step not a regular file and reports the errno
+  // that step left (its rmdir's, e.g. 'Directory not empty').
+  else await sendSignature(s, r.real, missing, directoryLeft(r));
   const size = await conn.reader.readFrameHeader(true);
   if (size === FRAME_ERROR) return { error: EIO_TEXT };
   return receiveContent(s, r, conn.reader.readFramePayload(size), missing);
@@ -247,15 +249,32 @@ export async function xpatch(s: Session, r: Request): Promise<Outcome> {
   if (failure) return { error: failure.error };
   frame.consumed = true;
   if (frame.size === FRAME_ERROR) return { error: EIO_TEXT };
+  // Where csync2's PATCH fails making the signature of a directory the unlink step left, with that step's errno.
+  const left = directoryLeft(r);
+  if (left !== undefined) log.debug(0, `I/O Error '${strerror(left)}' in rsync-sig: ${r.real}`);
   // XPATCHS: the chunks are applied as they arrive (the client sends them while it makes them).
   return receiveContent(s, r, s.conn.reader.readPayload(frame.size), token === '');
 }
 
+/** The error the unlink step left when it could not clear the path of a directory (csync2 reports its errno). */
+function directoryLeft(r: Request): unknown {
+  return r.stat?.isDirectory() && !r.removedBefore ? r.unlinkError ?? EISDIR : undefined;
+}
+
+const EISDIR = { code: 'EISDIR' };
+
 /** The delta applied to the target, as csync2's PATCH ends. */
 async function receiveContent(s: Session, r: Request, delta: AsyncIterable<Buffer>, noBasis: boolean): Promise<Outcome> {
+  if (directoryLeft(r) !== undefined) {
+    // csync2's patch cannot replace the directory either; it answers with EISDIR's text, logging nothing more.
+    for await (const chunk of delta) void chunk;
+    return { error: strerror(EISDIR) };
+  }
   let write: PendingWrite;
   try {
-    ({ write } = await patchToPending(r.real, delta, s.applyOptions(), noBasis));
+    // Found missing by the command's check: a file created here since is found when it goes in place.
+    const opts = { ...s.applyOptions(), targetMissing: knownMissing(r) === true };
+    ({ write } = await patchToPending(r.real, delta, opts, noBasis));
     // The received content goes in place with the client's SETIME for it (pending.ts); when
     // something else had to be removed from the path first, at once, as csync2 does.
     if (!r.removedBefore) return { pending: write };

@@ -60,6 +60,8 @@ export interface Request {
   removedBefore?: boolean;
   /** lstat() of the path at the dirty check (null: nothing there); undefined when there was none. */
   stat?: Stats | null;
+  /** Why the unlink step could not remove what is there (csync2's errno stays from it). */
+  unlinkError?: unknown;
   /** XPATCH: the frame that followed the line; drained after the command unless consumed. */
   frame?: { size: number; consumed: boolean };
 }
@@ -278,7 +280,7 @@ export class Session {
     if (spec.update && req.cmd !== 'patch' && !spec.framed) this.enterCritical();
     let outcome: Outcome;
     try {
-      if (spec.unlink) req.removedBefore = removeBefore(req.real, spec.unlink, req.stat);
+      if (spec.unlink) removeBefore(req, spec.unlink);
       outcome = await spec.run(this, req);
       if (spec.update && !outcome?.noUpdate) {
         if (outcome?.pending) this.addPending(req, outcome.pending);
@@ -569,17 +571,18 @@ function sameEntry(a: Stats | null | undefined, b: Stats | null): boolean {
     a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
-/** csync_unlink(file, 1 or 2) before MK* / PATCH: errors are ignored. True = something was removed. */
-function removeBefore(real: BStr, how: 1 | 2, known: Stats | null | undefined): boolean {
-  const st = known === undefined ? lstatOrNull(real) : known;
-  if (st === null) return false;
-  if (how === 2 && st.isFile()) return false;
+/** csync_unlink(file, 1 or 2) before MK* / PATCH: errors are ignored (kept in req.unlinkError). Sets req.removedBefore. */
+function removeBefore(req: Request, how: 1 | 2): void {
+  const st = req.stat === undefined ? lstatOrNull(req.real) : req.stat;
+  req.removedBefore = false;
+  if (st === null) return;
+  if (how === 2 && st.isFile()) return;
   try {
-    if (st.isDirectory()) rmdirSync(fsPath(real));
-    else unlinkSync(fsPath(real));
-    return true;
-  } catch {
-    return false; // csync2 ignores it; the command itself then fails
+    if (st.isDirectory()) rmdirSync(fsPath(req.real));
+    else unlinkSync(fsPath(req.real));
+    req.removedBefore = true;
+  } catch (err) {
+    req.unlinkError = err; // csync2 ignores it; the command itself then fails
   }
 }
 

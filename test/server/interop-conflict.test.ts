@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readlink } from 'node:fs/promises';
 import type { Impl } from '../helpers/index.js';
-import { T0, assertClean, settle, twinTest, type Twin } from './twin.js';
+import { T0, assertClean, getTwinSide, settle, twinTest, type Twin } from './twin.js';
 
 /** The file both sides change: client's version is younger and bigger. */
 async function bothChanged(t: Twin): Promise<void> {
@@ -139,3 +139,30 @@ twinTest('a slave client is refused and the master marks its own version dirty',
     assert.ok(dirty.some(([f, , , peer]) => f === '%25data%25/s.txt' && peer === client.name), JSON.stringify(dirty));
     await t.snapshot('push');
   });
+
+// A file pushed over the server's directory that holds a file the client never knew: the unlink
+// step's rmdir fails, and the daemon reports the errno it left ('Directory not empty') when the
+// path is no regular file, replying `octet-stream -1` (the real client would wait forever there:
+// ours is the client, so the scenario runs only where the daemon is the side switched).
+if (getTwinSide() === 'server') twinTest('a file over a non-empty directory: the daemon logs the unlink step\'s errno', {
+  groupBody: 'include %data%;\nauto first;',
+  hosts: (impl: Impl) => [{ impl: 'ours' }, { impl }],
+}, async (t) => {
+  const { client, server } = t;
+  await client.write('d/x', 'x\n');
+  await settle(client);
+  assertClean(await t.sync('base'));
+  await client.rm('d');
+  await client.write('d', 'now a file\n');
+  await server.write('d/y', 'only on the server\n');
+  const r = await t.sync('over');
+  assert.notEqual(r.client.code, 0, r.text);
+  // -iii prints its session's lines with a `<pid> ` prefix.
+  const logged = r.server.stderr.toString('latin1').split('\n').map((l) => l.replace(/^<\d+> /, '')).filter((l) => l.startsWith('I/O Error'));
+  assert.deepEqual(logged.map((l) => l.replace(/: .*$/, '')), ["I/O Error 'Directory not empty' in rsync-sig"], r.text);
+  t.note('over.daemonErrors', logged);
+  assert.equal((await server.read('d/y')).toString(), 'only on the server\n', 'the directory stays');
+  // Not the tree: csync2's patch made (and removed) a temp file beside the directory (the root's mtime).
+  t.note('after.file', await server.dump('file'));
+  t.note('after.dirty', await client.dump('dirty'));
+});
