@@ -82,8 +82,10 @@ export function loadTlsCredentials(systemDir: string): TlsCredentials {
 export const EXTENSIONS_ALPN = 'csync2-ts.1';
 /** Version 2 adds XPATCHS (a delta streamed in chunks, replies.ts); offered first, v1 peers pick v1. */
 export const EXTENSIONS_ALPN_V2 = 'csync2-ts.2';
+/** Version 3 adds SIGT (SIG without the signature's bytes, replies.ts). */
+export const EXTENSIONS_ALPN_V3 = 'csync2-ts.3';
 /** Every version we speak, most capable first (the server picks the first the client offers). */
-export const EXTENSIONS_ALPN_ALL = [EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN];
+export const EXTENSIONS_ALPN_ALL = [EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN];
 
 /** Allow RSA-1024 and SHA-1 signed certificates (`make cert`). */
 const CIPHERS = 'DEFAULT:@SECLEVEL=0';

@@ -51,6 +51,16 @@ export const XPATCH_COMMAND = 'XPATCH';
  * delta no longer waits to be complete before the other end can start).
  */
 export const XPATCHS_COMMAND = 'XPATCHS';
+/**
+ * Extensions version 3: `SIGT K F`, SIG whose reply carries, in place of a
+ * regular file's signature frame, the line `octet-size <n>`: the size that
+ * signature has, without its bytes. The client's check of a removal needs no
+ * more (csync2 compares a signature with that of a missing file: only the
+ * sizes tell), and the daemon neither reads the file nor computes a signature.
+ */
+export const SIGT_COMMAND = 'SIGT';
+/** SIGT's stand-in for the signature frame (followed by the size). */
+export const SIZE_ONLY_HEADER = 'octet-size';
 
 /** Data line of a missing file in SIG replies (`OK (path_not_found).` / `OK (not_found).`). */
 export const MISSING_CHECKTXT = '---';

@@ -13,7 +13,7 @@ export {
 } from './format.js';
 export type { SigOptions, SigParams } from './sigparams.js';
 export { minStrongLen, recommendedBlockLen, resolveSigParams } from './sigparams.js';
-export { SignatureBuilder, signatureOfFile, signatureStream } from './sigbuild.js';
+export { SignatureBuilder, signatureOfFile, signatureSizeOf, signatureStream } from './sigbuild.js';
 export type { Signature } from './sigload.js';
 export { parseSignature, SignatureLoader } from './sigload.js';
 export type { DeltaSink } from './fileio.js';

@@ -167,6 +167,12 @@ export async function* signatureStream(input: AsyncIterable<Uint8Array> | Iterab
  */
 const SYNC_READ_MAX = 1 << 20;
 
+/** The size of signatureOfFile()'s signature of a file of `fileSize` bytes (a 12-byte header, one entry per block). */
+export function signatureSizeOf(fileSize: number, opts?: SigOptions): number {
+  const { blockLen, strongLen } = resolveSigParams(opts, fileSize);
+  return 12 + Math.ceil(fileSize / blockLen) * (4 + strongLen);
+}
+
 /**
  * The whole signature of a file (about 20 bytes per 2 KiB block: small enough to
  * return in one Buffer); a big file is streamed. blockLen 0 and strongLen -1

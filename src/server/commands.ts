@@ -40,6 +40,8 @@ function cmd(perm: 0 | 1 | 2, dirty: boolean, unlink: 0 | 1 | 2, update: 0 | 1 |
 
 export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpec>([
   ['sig', cmd(1, false, 0, 0, true, false, files.sig)],
+  // Version 3: SIG with the signature's size in place of its bytes (replies.ts SIGT_COMMAND).
+  ['sigt', { ...cmd(1, false, 0, 0, true, false, files.sigSizeOnly), extension: 3 }],
   ['mark', cmd(1, false, 0, 0, true, false, files.mark)],
   ['type', cmd(2, false, 0, 0, true, true, files.type)],
   ['gettm', cmd(1, false, 0, 0, true, false, files.getTime)],

@@ -6,7 +6,7 @@ import {
   chmodSync, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, mkdirSync, realpathSync, rmdirSync,
   symlinkSync, unlinkSync, utimesSync,
 } from 'node:fs';
-import { statSync, type Stats } from 'node:fs';
+import { closeSync, constants as FS, fstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { prefixEncode, prefixSubst } from '../config/prefix.js';
 import { atoi } from '../config/builder.js';
@@ -15,9 +15,9 @@ import { patchToPending, type PendingWrite } from '../fs/apply.js';
 import { backupFile } from '../fs/backup.js';
 import { ChunkedAbort, FRAME_ERROR } from '../protocol/frame.js';
 import {
-  ERR_PARENT_MISSING, MISSING_CHECKTXT, OK_DATA_FOLLOWS, OK_NOT_FOUND, OK_PATH_NOT_FOUND, OK_SEND_DATA,
+  ERR_PARENT_MISSING, MISSING_CHECKTXT, OK_DATA_FOLLOWS, OK_NOT_FOUND, OK_PATH_NOT_FOUND, OK_SEND_DATA, SIZE_ONLY_HEADER,
 } from '../protocol/replies.js';
-import { MISSING_FILE_SIGNATURE, signatureOfFile } from '../rsync/index.js';
+import { MISSING_FILE_SIGNATURE, signatureOfFile, signatureSizeOf } from '../rsync/index.js';
 import { markDirty } from '../sync/mark.js';
 import { ProtocolError, RsyncError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -45,7 +45,16 @@ function parentName(name: BStr): BStr {
 
 // ---- SIG ------------------------------------------------------------------
 
-export async function sig(s: Session, r: Request): Promise<Outcome> {
+export function sig(s: Session, r: Request): Promise<Outcome> {
+  return sigReply(s, r, false);
+}
+
+/** SIGT (extensions v3): SIG without reading the file for a signature; its size goes instead. */
+export function sigSizeOnly(s: Session, r: Request): Promise<Outcome> {
+  return sigReply(s, r, true);
+}
+
+async function sigReply(s: Session, r: Request, sizeOnly: boolean): Promise<Outcome> {
   const { conn } = s;
   let st;
   try {
@@ -75,12 +84,40 @@ export async function sig(s: Session, r: Request): Promise<Outcome> {
     return null;
   }
   await conn.writer.sendText(head);
+  if (sizeOnly) {
+    // The file is opened all the same: what would keep a signature from being made fails alike.
+    const size = readableSize(r.real);
+    if (typeof size === 'number') {
+      await conn.writer.sendText(`${SIZE_ONLY_HEADER} ${signatureSizeOf(size)}\n`);
+    } else {
+      log.debug(0, `I/O Error '${strerror(size.error)}' in rsync-sig: ${r.real}`);
+      await conn.writer.sendFrameError();
+    }
+    return null;
+  }
   const sent = await sendSignature(s, r.real);
   if (sent !== null && sent !== MISSING_FILE_SIGNATURE) s.replyUrgent = true;
   // Beyond csync2: remembered for an XPATCH made against it (xpatch()).
   const after = sent === null ? null : lstatOrNull(r.real);
   if (after !== null && sameVersion(st, after)) s.rememberSignature(r.real, signatureDigest(sent!), after, sent!);
   return null;
+}
+
+/** The size of the regular file at `real` as opened for reading, or why it cannot be read. */
+function readableSize(real: BStr): number | { error: unknown } {
+  let fd: number;
+  try {
+    fd = openSync(fsPath(real), FS.O_RDONLY | FS.O_NONBLOCK);
+  } catch (err) {
+    return { error: err };
+  }
+  try {
+    return fstatSync(fd).size;
+  } catch (err) {
+    return { error: err };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The same file, unchanged (inode, size, modification and change times). */

@@ -13,7 +13,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, fileType, genChecktxt, mtimeSeconds, readLinkTarget } from '../fs/checktxt.js';
 import { type ErrorCounter, type PeerLink, type Status, isOkStatus } from '../net/client.js';
 import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
-import { ReplyCode, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
+import { ReplyCode, SIGT_COMMAND, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
 import { urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
 import { atol, autoDecision, measuredTestCommand, measuredTestName, measuredTestWon, winsAsMaster } from './conflict.js';
@@ -366,7 +366,9 @@ export class FileJob implements JobIo {
     const { s, file } = this;
     const isReg = st !== null && fileType(st.mode) === S_IFREG;
     const early = isReg && st.size >= EARLY_SIGNATURE_MIN ? earlySignature(s.cfg, file) : null;
-    return s.pipe.request(this, `SIG ${urlEncode(key)} ${urlEncode(file)}`, async () => {
+    // Nothing here to compare with: the peer's signature matters by its size only (SIGT, extensions v3).
+    const sizeOnly = st === null && s.link.conn.extensionVersion >= 3;
+    return s.pipe.request(this, `${sizeOnly ? SIGT_COMMAND : 'SIG'} ${urlEncode(key)} ${urlEncode(file)}`, async () => {
       const status = await this.readStatus();
       if (st === null && status.code === ReplyCode.PARENT_MISSING) return { ok: true, differs: false, status, gone: true };
       if (!isOkStatus(status)) return { ok: false, differs: false, status };
@@ -383,7 +385,7 @@ export class FileJob implements JobIo {
         }
       }
       const keep = { peerSig: null as Buffer | null };
-      const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, early);
+      const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, early, sizeOnly);
       if (rs < 0) return { ok: false, differs, status };
       if (rs > 0) {
         this.out.debug(2, 'File is different on peer (rsync sig).');

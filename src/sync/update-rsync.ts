@@ -19,9 +19,10 @@ import { prefixSubst } from '../config/prefix.js';
 import type { PeerLink } from '../net/client.js';
 import { FRAME_ERROR, FORMAT_ERROR, parseFrameHeader } from '../protocol/frame.js';
 import { FRAME_HEADER_MAX, FRAME_CHUNK } from '../protocol/limits.js';
+import { SIZE_ONLY_HEADER } from '../protocol/replies.js';
 // The modules themselves, not the index: a client never patches (patch.js stays unloaded).
 import { DeltaEncoder } from '../rsync/delta.js';
-import { SignatureBuilder } from '../rsync/sigbuild.js';
+import { SignatureBuilder, signatureSizeOf } from '../rsync/sigbuild.js';
 import { parseSignature, type Signature } from '../rsync/sigload.js';
 import { resolveSigParams } from '../rsync/sigparams.js';
 import { DELTA_MAGIC } from '../rsync/format.js';
@@ -36,7 +37,6 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 /** csync2's fixed signature parameters: MD4 strong sums of 16 bytes, 2048-byte blocks. */
 const SIG_BLOCK = 2048;
-const SIG_ENTRY = 20;
 /** Files up to this size are read synchronously (one read, no thread-pool hops). */
 const SYNC_READ_MAX = 256 * 1024;
 const READ_CHUNK = 1 << 20;
@@ -45,9 +45,9 @@ const MEMORY_SPOOL_MAX = 8 << 20;
 /** A file at least this big, sent against a missing one, goes out as one literal straight from disk. */
 const STREAM_LITERAL_MIN = 4 << 20;
 
-/** Size of csync2's signature of a regular file of `size` bytes. */
+/** Size of csync2's signature of a regular file of `size` bytes (what the daemon's signatureOfFile() makes). */
 export function signatureSize(size: number): number {
-  return 12 + Math.ceil(size / SIG_BLOCK) * SIG_ENTRY;
+  return signatureSizeOf(size);
 }
 
 /** The frame header line (`octet-stream <n>`), fatal `Format-error while receiving data.` if absent. */
@@ -55,6 +55,17 @@ async function readHeader(link: PeerLink, allowErrorWord: boolean): Promise<numb
   const line = await link.conn.reader.readLine(FRAME_HEADER_MAX);
   if (line === null) throw new ProtocolError(FORMAT_ERROR, link.peer, undefined, 'end of file instead of a frame header');
   return parseFrameHeader(line, allowErrorWord);
+}
+
+/** A frame header, or (after SIGT) `octet-size <n>`: a signature's size without its bytes. */
+async function readSizedHeader(link: PeerLink, sizeOnlyAllowed: boolean): Promise<{ size: number; sizeOnly: boolean }> {
+  if (!sizeOnlyAllowed) return { size: await readHeader(link, false), sizeOnly: false };
+  const line = await link.conn.reader.readLine(FRAME_HEADER_MAX);
+  if (line === null) throw new ProtocolError(FORMAT_ERROR, link.peer, undefined, 'end of file instead of a frame header');
+  const m = /^octet-size ([0-9]{1,15})$/.exec(line);
+  if (m) return { size: Number(m[1]), sizeOnly: true };
+  if (line.startsWith(SIZE_ONLY_HEADER)) throw new ProtocolError(FORMAT_ERROR, link.peer, undefined, `bad size line ${JSON.stringify(line)}`);
+  return { size: parseFrameHeader(line, false), sizeOnly: false };
 }
 
 /** The local signature source: absent file, an open regular file, or an I/O error text. */
@@ -158,10 +169,13 @@ async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
  * receives the peer's signature (null when it was read piecewise for -vvv).
  */
 export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean,
-  keep?: { peerSig: Buffer | null }, early?: Promise<EarlySignature | null> | null): Promise<number> {
+  keep?: { peerSig: Buffer | null }, early?: Promise<EarlySignature | null> | null, sizeOnly = false): Promise<number> {
   out.debug(3, `Csync2 / Librsync: csync_rs_check('${file}', ${isReg ? 1 : 0} [${isReg ? 'regular file' : 'non-regular file'}])`);
   out.debug(3, 'Reading signature size from peer....');
-  const size = await readHeader(link, false);
+  // After SIGT (sizeOnly, for a non-regular local entry only) a signature may come as its size alone.
+  const header = await readSizedHeader(link, sizeOnly && !isReg);
+  const size = header.size;
+  const payload = !header.sizeOnly;
   if (size === FRAME_ERROR) {
     out.debug(0, `I/O Error 'Input/output error' in rsync-check: ${prefixSubst(cfg, file)}`);
     return -1;
@@ -208,8 +222,8 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
   }
   // At -vvv each 512-byte read is dumped before its messages, as csync2 reads them.
   const perChunk = log.enabled(3);
-  if (peerSig === null && size > 0 && !perChunk) peerSig = await link.conn.reader.readExact(size);
-  if (mySig !== null || perChunk) {
+  if (peerSig === null && size > 0 && !perChunk && payload) peerSig = await link.conn.reader.readExact(size);
+  if (payload && (mySig !== null || perChunk)) {
     // csync2 compares in 512-byte reads; a read past the end of its own signature keeps the old buffer.
     const stale = Buffer.alloc(FRAME_CHUNK);
     for (let off = 0, left = size; left > 0;) {

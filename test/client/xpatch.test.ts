@@ -117,6 +117,38 @@ describe('XPATCH from our client', () => {
     assert.deepEqual(withIt.tree, without.tree);
   });
 
+  it('removals ask SIGT of our daemon (a signature\'s size, no bytes); at -vv the lines equal csync2\'s conversation\'s', async () => {
+    const removals = async (env: Record<string, string | undefined>): Promise<{ r: SyncResult; lines: string[]; server: TestHost }> => {
+      const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
+      clusters.push(c);
+      const [client, server] = c.hosts as [TestHost, TestHost];
+      await client.write('a.txt', 'alpha\n');
+      await client.write('b.bin', Buffer.alloc(5000, 7));
+      await client.write('d/c.txt', 'nested\n');
+      await client.symlink('a.txt', 'link');
+      assert.equal((await client.run(['-cr', '/'])).code, 0);
+      assert.equal((await syncOnce(client, server, ['-uv'])).client.code, 0);
+      for (const rel of ['a.txt', 'b.bin', 'd', 'link']) await client.rm(rel);
+      assert.equal((await client.run(['-cr', '/'])).code, 0);
+      const r = await syncOnce(client, server, ['-uvv'], { serverImpl: 'ours', daemonVerbose: 3, env });
+      const norm = lines(r.client.stderr).map((l) => l.replaceAll(c.root, 'ROOT').replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER')
+        .replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)').replace(/[0-9A-F]{200,}/, 'CERT'));
+      return { r, lines: norm, server };
+    };
+    const [withIt, without] = await Promise.all([removals({}), removals({ CSYNC2_TS_NO_EXTENSIONS: '1' })]);
+    assert.equal(withIt.r.client.code, 0, withIt.r.text);
+    const log = withIt.r.server.stderr.toString('latin1');
+    assert.match(log, /SIGT /, 'the daemon saw SIGT');
+    assert.doesNotMatch(without.r.server.stderr.toString('latin1'), /SIGT/, 'nothing of it when turned off');
+    // csync2 compares the peer's signature with a missing file's: the size alone tells (12 + 3 blocks of 20).
+    assert.ok(withIt.lines.includes('Signature size differs: local=0, peer=72'), withIt.r.text);
+    // The SQL lines print as the statements run: where they fall among a pipelined walk's lines varies.
+    const noSql = (ls: string[]): string[] => ls.filter((l) => !l.startsWith('SQL: '));
+    assert.deepEqual(noSql(withIt.lines), noSql(without.lines));
+    assert.deepEqual(withIt.lines.filter((l) => l.startsWith('SQL: ')).sort(), without.lines.filter((l) => l.startsWith('SQL: ')).sort());
+    assert.deepEqual((await withIt.server.treeSnapshot()).map((e) => e.path), [''], 'everything was removed');
+  });
+
   it('at -vvv the wire dump is csync2\'s conversation: no XPATCH', async () => {
     const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
     clusters.push(c);

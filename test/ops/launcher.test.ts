@@ -62,14 +62,20 @@ test('a daemon started in the background serves a real client started at the sam
   }
 });
 
-test('node\'s flags: a small young generation for client and local modes, node\'s defaults for the daemon', async () => {
+test('node\'s flags: a small young generation for client and local modes (a plain -u without --optimize-for-size), node\'s defaults for the daemon', async () => {
   const dir = await mkdtemp(`${tmpdir()}/launcher-flags-`);
   try {
     const argsOf = await standInNode(dir, OUR_CSYNC2);
     const small = ['--max-semi-space-size=2', '--optimize-for-size'];
+    const push = ['--max-semi-space-size=4'];
     const flagsOf = (argv: string[]): string[] => argv.slice(0, argv.findIndex((a) => a.endsWith('/bin/csync2') || a.endsWith('/dist/csync2.cjs')));
     assert.deepEqual(flagsOf(await argsOf(['-xv'])), small);
-    assert.deepEqual(flagsOf(await argsOf(['-Cmain', '-u'])), small, '-C takes the rest of the word as its value');
+    assert.deepEqual(flagsOf(await argsOf(['-Cmain', '-x'])), small, '-C takes the rest of the word as its value');
+    assert.deepEqual(flagsOf(await argsOf(['-Cmain', '-u'])), push, 'a plain -u');
+    assert.deepEqual(flagsOf(await argsOf(['-uv', '-N', 'host'])), push);
+    assert.deepEqual(flagsOf(await argsOf(['-c', '-u'])), small, 'a check keeps the whole tree\'s rows');
+    assert.deepEqual(flagsOf(await argsOf(['-cu'])), small);
+    assert.deepEqual(flagsOf(await argsOf(['-Nxu', '-u'])), push, '-N takes the rest of the word');
     assert.deepEqual(flagsOf(await argsOf(['-x', '--', '-i'])), small, 'a file name after --');
     const port = String(20000 + Math.floor(Math.random() * 20000));
     for (const daemon of [['-iii'], ['-vi'], ['-ii', '-Cmain']]) {
