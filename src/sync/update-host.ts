@@ -43,6 +43,20 @@ export interface HostUpdateOptions {
   out: OutNode;
   errors: ErrorCounter;
   progress: PeerProgress | null;
+  /**
+   * Only these rows (a late session, update.ts); null or absent = every row the filter selects.
+   * The session's own missing-parent marks join it (its walk starts over with them, as csync2's).
+   */
+  only?: Set<BStr> | null;
+  /** Called each time the session reads its dirty rows. */
+  onRowsRead?: () => void;
+  /**
+   * Asked once the walk is done, before BYE: rows marked for this peer since it read them, to walk
+   * now on the same connection (update.ts: earlier peers' missing-parent marks).
+   */
+  lateRows?: () => Promise<Set<BStr>>;
+  /** Called with the files a missing parent directory made the session mark dirty (for every peer of their groups). */
+  onMarked?: (names: BStr[]) => void;
 }
 
 /** compare_files(): a command-line name selects a row (`/` selects all; -r: leading directories too). */
@@ -87,8 +101,11 @@ class HostSession {
   }
 
   deferSetime(e: DeferredSetime): void {
+    const prev = this.deferred.get(e.file);
     this.deferred.delete(e.file);
-    this.deferred.set(e.file, { ...e, pass: this.passes });
+    // Walked again in a late walk: an auto-resolve of the finished walk still takes its error back.
+    const autoResolved = e.autoResolved || (prev !== undefined && prev.autoResolved && this.countedPasses.has(prev.pass));
+    this.deferred.set(e.file, { ...e, autoResolved, pass: this.passes });
   }
 
   /** Jobs waiting for a directory's MKDIR to be queued, by directory name. */
@@ -115,8 +132,16 @@ class HostSession {
     w.resolve();
   }
 
+  /** Rows restricted to these names (HostUpdateOptions.only, or a late walk's). */
+  private only: Set<BStr> | null = null;
+  /** Passes whose queued directory times count their errors (the last of each walk). */
+  private readonly countedPasses = new Set<number>();
+
   private findDirty(): DirtyRow[] {
-    const rows = this.ctx.store.dirtyForPeer(this.peer);
+    this.o.onRowsRead?.();
+    let rows = this.ctx.store.dirtyForPeer(this.peer);
+    const only = this.only;
+    if (only) rows = rows.filter((r) => only.has(r.filename));
     const f = this.o.filter;
     if (f === null || f.length === 0) return rows;
     return rows.filter((r) => f.some((p) => rowSelected(r.filename, p, this.o.recursive)));
@@ -124,6 +149,7 @@ class HostSession {
 
   async run(): Promise<void> {
     const { o } = this;
+    this.only = o.only ?? null;
     let rows = this.findDirty();
     if (rows.length === 0) return;
     o.progress?.addTotal(rows.length, 0);
@@ -142,14 +168,15 @@ class HostSession {
     this.pipe = new CommandPipe(link);
     this.xpatch = link.conn.extensions;
     this.xpatchStream = link.conn.extensionVersion >= 2;
-    const saved = o.errors.value;
     try {
-      for (;;) {
-        this.passes++;
-        const again = await this.pass(rows);
-        if (!again) break;
-        o.errors.value = saved;
+      await this.walk(rows);
+      // Rows an earlier peer's missing directory marked for this one after it read its own:
+      // csync2, serving one peer after the other, walks them in this peer's session.
+      const late = await o.lateRows?.();
+      if (late && late.size > 0) {
+        this.only = late;
         rows = this.findDirty();
+        if (rows.length > 0) await this.walk(rows);
       }
       await this.flushDeferred();
       await link.bye(o.out, o.errors);
@@ -157,6 +184,20 @@ class HostSession {
       link.conn.destroy();
       throw err;
     }
+  }
+
+  /** Walk the rows, starting over while a parent directory was missing (csync2 forgets that walk's errors). */
+  private async walk(rows: DirtyRow[]): Promise<void> {
+    const { o } = this;
+    const saved = o.errors.value;
+    for (;;) {
+      this.passes++;
+      const again = await this.pass(rows);
+      if (!again) break;
+      o.errors.value = saved;
+      rows = this.findDirty();
+    }
+    this.countedPasses.add(this.passes);
   }
 
   /** One walk over the rows; true = a parent directory was missing and the walk starts over. */
@@ -259,6 +300,8 @@ class HostSession {
       .filter((fn) => lstatName(this.cfg, fn) !== null && !checkPure(this.cfg, fn, o.out));
     // csync2 builds that list by prepending: marked in reverse order.
     for (const fn of tl.reverse()) markDirty(this.ctx, fn, this.peer, null, o.out);
+    for (const fn of tl) this.only?.add(fn);
+    o.onMarked?.(tl);
     this.missingParentDir = parent;
     return true;
   }
@@ -285,7 +328,7 @@ class HostSession {
         node.debug(1, 'File stays in dirty state. Try again later...');
       }
       // csync2 sent it in its walk: a walk that started over afterwards took its errors back.
-      if (e.pass === this.passes) this.o.errors.value += errors.value;
+      if (this.countedPasses.has(e.pass)) this.o.errors.value += errors.value;
       node.close();
     }
   }

@@ -4,6 +4,14 @@
  * `SELECT peername FROM dirty GROUP BY peername`, filtered by -P) and served
  * several at once; each peer's messages are held back until the peers before
  * it have printed theirs, so the output reads exactly like csync2's.
+ *
+ * One thing served at once cannot give: csync2's later peers read their rows
+ * after the earlier peers are done, so they also walk the files an earlier
+ * peer's missing parent directory marked dirty for them. A peer that had read
+ * its rows before such marks walks just those rows once the earlier peers are
+ * done, before its BYE (the same files and rows in the end; the lines of that
+ * walk come after the peer's others). A peer that had no row to walk then gets
+ * its session for them afterwards.
  * Returns csync2's mode result (-1 = no special exit code).
  */
 import type { Options } from '../cli/options.js';
@@ -37,9 +45,44 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
   // lstat() calls: one peer after the other then.
   const fanout = log.enabled(2) ? 1 : PEER_FANOUT;
 
+  // Per peer: has its session read its rows yet, which rows earlier peers marked for it since,
+  // and did it walk them (served) before its BYE.
+  const late = peers.map(() => ({ read: false, names: new Set<BStr>(), served: false }));
+  const finished: Promise<void>[] = [];
+  const finish: (() => void)[] = [];
+  for (let j = 0; j < peers.length; j++) finished.push(new Promise<void>((r) => finish.push(r)));
+  const marked = (by: number, names: BStr[]): void => {
+    for (let j = by + 1; j < peers.length; j++) {
+      if (!late[j]!.read) continue; // its rows are read later: they include these
+      const dirty = new Set(ctx.store.dirtyForPeer(peers[j]!).map((r) => r.filename));
+      for (const n of names) if (dirty.has(n)) late[j]!.names.add(n);
+    }
+  };
+  const session = (j: number, out: OutNode, errors: { value: number }, beforePin: () => Promise<void>,
+    only: Set<BStr> | null): Promise<void> => updateHost({
+    ctx, peer: peers[j]!, filter, recursive: opts.recursive, dryRun: opts.dryRun, out, errors,
+    progress: progress.peer(peers[j]!), only,
+    onRowsRead: () => {
+      late[j]!.read = true;
+      late[j]!.names.clear();
+    },
+    onMarked: (names) => marked(j, names),
+    lateRows: async () => {
+      await Promise.all(finished.slice(0, j));
+      late[j]!.served = true;
+      const names = late[j]!.names;
+      late[j]!.names = new Set();
+      return names;
+    },
+    connect: {
+      port: opts.port, myhostname: ctx.myhostname, bind: opts.bindToHostname, cfgName: opts.cfgName,
+      groupList: opts.groupList, nossl: ctx.cfg.nossl, systemDir: opts.systemDir, store: ctx.store, beforePin,
+    },
+  });
+
   // Certificates are pinned in csync2's peer order, one after the other.
   let pinChain: Promise<void> = Promise.resolve();
-  const tasks = peers.map((peer) => {
+  const tasks = peers.map((peer, j) => {
     const out = root.child();
     const errors = { value: 0 };
     let pinDone!: () => void;
@@ -49,19 +92,12 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
       peer, out, errors,
       run: async (): Promise<void> => {
         try {
-          await updateHost({
-            ctx, peer, filter, recursive: opts.recursive, dryRun: opts.dryRun, out, errors,
-            progress: progress.peer(peer),
-            connect: {
-              port: opts.port, myhostname: ctx.myhostname, bind: opts.bindToHostname, cfgName: opts.cfgName,
-              groupList: opts.groupList, nossl: ctx.cfg.nossl, systemDir: opts.systemDir, store: ctx.store,
-              // The check follows right after this hook; the next peer's waits for it.
-              beforePin: async () => { await prevPin; queueMicrotask(pinDone); },
-            },
-          });
+          // The check follows right after this hook; the next peer's waits for it.
+          await session(j, out, errors, async () => { await prevPin; queueMicrotask(pinDone); }, null);
         } finally {
           pinDone();
           out.close();
+          finish[j]!();
         }
       },
     };
@@ -79,11 +115,25 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
       }
     }
   };
+  const lateErrors = { value: 0 };
   try {
     await Promise.all(Array.from({ length: Math.min(fanout, tasks.length) }, worker));
+    // Peers that had nothing to walk when they started (no connection yet), in peer order.
+    for (let j = 0; j < peers.length && failure === null; j++) {
+      if (late[j]!.served || late[j]!.names.size === 0 || tasks[j]!.errors.value > 0) continue;
+      const out = root.child();
+      try {
+        await session(j, out, lateErrors, () => Promise.resolve(), new Set(late[j]!.names));
+      } finally {
+        out.close();
+      }
+    }
+  } catch (err) {
+    failure ??= err;
   } finally {
     progress.close();
     for (const t of tasks) errorCount.value += t.errors.value;
+    errorCount.value += lateErrors.value;
   }
   if (failure !== null) throw failure;
   return -1;
