@@ -176,6 +176,7 @@ class HostSession {
       if (late && late.size > 0) {
         this.only = late;
         rows = this.findDirty();
+        o.progress?.addTotal(rows.length, 0);
         if (rows.length > 0) await this.walk(rows);
       }
       await this.flushDeferred();
