@@ -50,6 +50,8 @@ export interface JobSession {
   directoryQueued(dir: BStr): Promise<void>;
   /** This job queued MKDIR of `dir`. */
   queuedDirectory(dir: BStr): void;
+  /** The job's row was cleared (it arrived, or was found up to date). */
+  rowCleared(file: BStr): void;
 }
 
 /** A delta for a file above this size is streamed (XPATCHS) where the peer takes it. */
@@ -351,6 +353,7 @@ export class FileJob implements JobIo {
 
   private success(autoResolveRun: boolean): void {
     this.s.ctx.store.deleteDirty(this.file, this.s.peer);
+    this.s.rowCleared(this.file);
     if (autoResolveRun) this.errors.value--;
   }
 

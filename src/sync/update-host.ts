@@ -132,6 +132,14 @@ class HostSession {
     w.resolve();
   }
 
+  /** Rows this session cleared, and the names of its last pass (what a late walk need not repeat). */
+  private readonly cleared = new Set<BStr>();
+  private lastPassNames = new Set<BStr>();
+
+  rowCleared(file: BStr): void {
+    this.cleared.add(file);
+  }
+
   /** Rows restricted to these names (HostUpdateOptions.only, or a late walk's). */
   private only: Set<BStr> | null = null;
   /** Passes whose queued directory times count their errors (the last of each walk). */
@@ -173,6 +181,8 @@ class HostSession {
       // Rows an earlier peer's missing directory marked for this one after it read its own:
       // csync2, serving one peer after the other, walks them in this peer's session.
       const late = await o.lateRows?.();
+      // A row the last pass walked and left dirty: csync2 walks it once, and so did we.
+      for (const n of late ?? []) if (this.lastPassNames.has(n) && !this.cleared.has(n)) late!.delete(n);
       if (late && late.size > 0) {
         this.only = late;
         rows = this.findDirty();
@@ -204,6 +214,7 @@ class HostSession {
   /** One walk over the rows; true = a parent directory was missing and the walk starts over. */
   private async pass(rows: DirtyRow[]): Promise<boolean> {
     const { o } = this;
+    this.lastPassNames = new Set(rows.map((r) => r.filename));
     const state = new PassState(this.missingParentDir);
     // Only the jobs still running are kept (a first push of 50k files held every finished job).
     let jobCount = 0;
