@@ -20,6 +20,11 @@ export function lstatOrNull(real: BStr): Stats | null {
   }
 }
 
+/** The same file, unchanged (inode, size, modification and change times; a chmod or chown changes the last). */
+export function sameVersion(a: Stats, b: Stats): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
 /**
  * csync2's check_pure(): is one of the name's directories (from the prefix
  * directory, or from the first component of a plain path) a symlink or

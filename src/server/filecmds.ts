@@ -22,7 +22,7 @@ import { markDirty } from '../sync/mark.js';
 import { ProtocolError, RsyncError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { fromBuf, fsPath, type BStr } from '../util/bytes.js';
-import { hasImpureDirectory, lstatOrNull } from './bookkeeping.js';
+import { hasImpureDirectory, lstatOrNull, sameVersion } from './bookkeeping.js';
 import { ERR_BASIS_CHANGED, signatureDigest } from '../protocol/xpatch.js';
 import { lstatDir } from '../fs/dirstat.js';
 import { isSymlink } from './confine.js';
@@ -118,11 +118,6 @@ function readableSize(real: BStr): number | { error: unknown } {
   } finally {
     closeSync(fd);
   }
-}
-
-/** The same file, unchanged (inode, size, modification and change times). */
-function sameVersion(a: Stats, b: Stats): boolean {
-  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
 /** The signature this session's SIG sent of the file, used up; null unless the file is still that version. */

@@ -35,7 +35,7 @@ import { fsPath, type BStr } from '../util/bytes.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
 import { openSessionContext, validConfigName } from './context.js';
 import { resolveName, symlinkedDirectory } from './confine.js';
-import { fileUpdated, lstatOrNull } from './bookkeeping.js';
+import { fileUpdated, lstatOrNull, sameVersion } from './bookkeeping.js';
 import { PENDING_MAX, PendingFiles, isRelatedPath, type PendingFile } from './pending.js';
 import { forgetDirStats } from '../fs/dirstat.js';
 import type { PendingWrite } from '../fs/apply.js';
@@ -567,8 +567,7 @@ export class Session {
 function sameEntry(a: Stats | null | undefined, b: Stats | null): boolean {
   if (a === undefined) return false;
   if (a === null || b === null) return a === b;
-  return a.ino === b.ino && a.dev === b.dev && a.mode === b.mode && a.size === b.size &&
-    a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+  return sameVersion(a, b);
 }
 
 /** csync_unlink(file, 1 or 2) before MK* / PATCH: errors are ignored (kept in req.unlinkError). Sets req.removedBefore. */

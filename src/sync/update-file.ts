@@ -16,6 +16,7 @@ import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
 import { ReplyCode, SIGT_COMMAND, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
 import { urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
+import type { DebugSink } from '../util/log.js';
 import { atol, autoDecision, measuredTestCommand, measuredTestName, measuredTestWon, winsAsMaster } from './conflict.js';
 import type { RunContext } from './context.js';
 import { JobOut } from './update-jobout.js';
@@ -577,7 +578,7 @@ export class FileJob implements JobIo {
   }
 
   /** maybe_auto_resolve's test for this file and peer: the master/slave rule, else the group's auto method. */
-  private conflictDecision(out: { debug(level: number, text: string): void }): 'master' | ReturnType<typeof autoDecision> {
+  private conflictDecision(out: DebugSink): 'master' | ReturnType<typeof autoDecision> {
     const { s, file } = this;
     return s.ctx.matcher.withDebugOut(out, () =>
       (winsAsMaster(s.ctx.matcher, s.peer, file) ? 'master' : autoDecision(s.ctx.matcher, s.peer, file)));

@@ -88,6 +88,13 @@ class HostSession {
   private readonly deferred = new Map<BStr, DeferredSetime & { pass: number }>();
   /** Walks over the rows so far: csync2 forgets the errors of a walk that starts over. */
   private passes = 0;
+  /** Passes whose queued directory times count their errors (the last of each walk). */
+  private readonly countedPasses = new Set<number>();
+  /** Rows restricted to these names (HostUpdateOptions.only, or a late walk's). */
+  private only: Set<BStr> | null = null;
+  /** Rows this session cleared, and the names of its last pass (what a late walk need not repeat). */
+  private readonly cleared = new Set<BStr>();
+  private lastPassNames = new Set<BStr>();
   /** The peer takes XPATCH (both ends agreed on csync2-ts's extensions in the TLS handshake). */
   xpatch = false;
   /** ... and XPATCHS (extensions version 2). */
@@ -132,18 +139,9 @@ class HostSession {
     w.resolve();
   }
 
-  /** Rows this session cleared, and the names of its last pass (what a late walk need not repeat). */
-  private readonly cleared = new Set<BStr>();
-  private lastPassNames = new Set<BStr>();
-
   rowCleared(file: BStr): void {
     this.cleared.add(file);
   }
-
-  /** Rows restricted to these names (HostUpdateOptions.only, or a late walk's). */
-  private only: Set<BStr> | null = null;
-  /** Passes whose queued directory times count their errors (the last of each walk). */
-  private readonly countedPasses = new Set<number>();
 
   private findDirty(): DirtyRow[] {
     this.o.onRowsRead?.();
