@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { diffTrees } from '../helpers/index.js';
+import { fromUtf8 } from '../../src/util/bytes.js';
 import { T0, assertClean, assertNothingToDo, settle, twinTest } from './twin.js';
 
 twinTest('new files, nested directories, owners, modes and mtimes', {}, async (t) => {
@@ -139,4 +140,41 @@ twinTest('removals of files, directories and whole trees', {}, async (t) => {
   await client.rm('dir2');
   await t.sync('fourth');
   await t.snapshot('fourth');
+});
+
+twinTest('long and strange names: 255-byte names, paths up to PATH_MAX, names that differ only in case', {}, async (t) => {
+  const { client, server } = t;
+  // A 255-byte name (NAME_MAX) with multi-byte UTF-8, control bytes, quotes, backslash and trailing spaces.
+  const strange = fromUtf8('f umlauts äüöÄÖÜß smiley ☺ : colon \x08 \x7f \\backslash \' and " quote').padEnd(255, ' ');
+  assert.equal(strange.length, 255);
+  // Directories of 255-byte names down to a 4095-byte absolute path (PATH_MAX less the NUL) on
+  // both hosts, and a 255-byte file name in the deepest directory that leaves room for it.
+  const base = Math.max(client.path('').length, server.path('').length) + 1;
+  const deepest = ('D'.repeat(255) + '/').repeat(16).slice(0, 4095 - base).replace(/\/$/, '');
+  const roomy = deepest.slice(0, 4095 - base - 256).replace(/\/$/, '');
+  await client.mkdir(deepest);
+  await client.write(`${roomy}/${strange}`, 'deep\n');
+  await client.write(strange, 'top\n');
+  for (const name of ['1.txt', 'hello.txt', '1.TXT', 'Hello.txt']) await client.write(name, `${name}\n`);
+  await settle(client);
+  assert.equal(client.path(deepest).length, 4095);
+
+  assertClean(await t.sync('push'));
+  assert.deepEqual(diffTrees(await client.treeSnapshot(), await server.treeSnapshot()), []);
+  assert.equal((await server.read(`${roomy}/${strange}`)).toString(), 'deep\n');
+  await t.snapshot('push');
+
+  // Only the lower-case names change: their upper-case twins stay clean (no case-folding match).
+  for (const name of ['1.txt', 'hello.txt']) {
+    await client.write(name, `${name} again\n`);
+    await client.setMtime(name, T0 + 10);
+  }
+  const check = await client.run(['-cr', client.path('')]);
+  assert.equal(check.code, 0, check.stderr.toString());
+  const dirty = await client.dump('dirty');
+  assert.deepEqual([...new Set(dirty.map((row) => row[0]))], ['%25data%25/1.txt', '%25data%25/hello.txt'], JSON.stringify(dirty));
+  t.note('check.dirty', dirty);
+  assertClean(await t.sync('second'));
+  assert.deepEqual(diffTrees(await client.treeSnapshot(), await server.treeSnapshot()), []);
+  await t.snapshot('second');
 });
