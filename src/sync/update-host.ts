@@ -56,7 +56,7 @@ export interface HostUpdateOptions {
    */
   lateRows?: () => Promise<Set<BStr>>;
   /** Called with the files a missing parent directory made the session mark dirty (for every peer of their groups). */
-  onMarked?: (names: BStr[]) => void;
+  onMarked?: (names: BStr[], parent: BStr) => void;
 }
 
 /** compare_files(): a command-line name selects a row (`/` selects all; -r: leading directories too). */
@@ -311,7 +311,7 @@ class HostSession {
     // csync2 builds that list by prepending: marked in reverse order.
     for (const fn of tl.reverse()) markDirty(this.ctx, fn, this.peer, null, o.out);
     for (const fn of tl) this.only?.add(fn);
-    o.onMarked?.(tl);
+    o.onMarked?.(tl, parent);
     this.missingParentDir = parent;
     return true;
   }

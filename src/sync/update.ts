@@ -11,7 +11,8 @@
  * its rows before such marks walks just those rows once the earlier peers are
  * done, before its BYE (the same files and rows in the end; the lines of that
  * walk come after the peer's others). A peer that had no row to walk then gets
- * its session for them afterwards.
+ * its session for them afterwards. Marks for a peer before the marking one stay: its rows are
+ * marked dirty again at the end.
  * Returns csync2's mode result (-1 = no special exit code).
  */
 import type { Options } from '../cli/options.js';
@@ -51,11 +52,27 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
   const finished: Promise<void>[] = [];
   const finish: (() => void)[] = [];
   for (let j = 0; j < peers.length; j++) finished.push(new Promise<void>((r) => finish.push(r)));
-  const marked = (by: number, names: BStr[]): void => {
+  // The marks of a peer's missing parent, for the peers before it (csync2 makes them once those are done).
+  const earlierMarks: { by: number; parent: BStr; rows: [peer: number, name: BStr, myname: BStr][] }[] = [];
+  // Per peer: every row an earlier peer marked for it after it had read its rows.
+  const lateEver = peers.map(() => new Set<BStr>());
+  const marked = (by: number, names: BStr[], parent: BStr): void => {
+    const rows: [number, BStr, BStr][] = [];
+    for (const n of names) {
+      for (const hit of ctx.matcher.findPeers(n, peers[by]!)) {
+        const j = peers.indexOf(hit.peername);
+        if (j >= 0 && j < by) rows.push([j, n, hit.myname]);
+      }
+    }
+    earlierMarks.push({ by, parent, rows });
     for (let j = by + 1; j < peers.length; j++) {
       if (!late[j]!.read) continue; // its rows are read later: they include these
       const dirty = new Set(ctx.store.dirtyForPeer(peers[j]!).map((r) => r.filename));
-      for (const n of names) if (dirty.has(n)) late[j]!.names.add(n);
+      for (const n of names) {
+        if (!dirty.has(n)) continue;
+        late[j]!.names.add(n);
+        lateEver[j]!.add(n);
+      }
     }
   };
   const session = (j: number, out: OutNode, errors: { value: number }, beforePin: () => Promise<void>,
@@ -66,7 +83,7 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
       late[j]!.read = true;
       late[j]!.names.clear();
     },
-    onMarked: (names) => marked(j, names),
+    onMarked: (names, parent) => marked(j, names, parent),
     lateRows: async () => {
       await Promise.all(finished.slice(0, j));
       late[j]!.served = true;
@@ -134,6 +151,20 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
     progress.close();
     for (const t of tasks) errorCount.value += t.errors.value;
     errorCount.value += lateErrors.value;
+    // csync2 makes a peer's marks once the peers before it are done: they stay dirty for those, even
+    // where one served at once walked the row after the mark. Not so for a missing parent that an
+    // earlier peer had marked for this one after it read its rows, and that this one then made:
+    // csync2's walk would have made it before its contents.
+    const stillDirty = new Map<number, Set<BStr>>();
+    const dirtyFor = (j: number): Set<BStr> => {
+      let names = stillDirty.get(j);
+      if (!names) stillDirty.set(j, names = new Set(ctx.store.dirtyForPeer(peers[j]!).map((r) => r.filename)));
+      return names;
+    };
+    for (const { by, parent, rows } of earlierMarks) {
+      if (lateEver[by]!.has(parent) && !dirtyFor(by).has(parent)) continue;
+      for (const [j, name, myname] of rows) ctx.store.markDirty(name, ctx.newForce, myname, peers[j]!);
+    }
   }
   if (failure !== null) throw failure;
   return -1;
