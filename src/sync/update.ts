@@ -155,15 +155,18 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
     // where one served at once walked the row after the mark. Not so for a missing parent that an
     // earlier peer had marked for this one after it read its rows, and that this one then made:
     // csync2's walk would have made it before its contents.
-    const stillDirty = new Map<number, Set<BStr>>();
-    const dirtyFor = (j: number): Set<BStr> => {
-      let names = stillDirty.get(j);
-      if (!names) stillDirty.set(j, names = new Set(ctx.store.dirtyForPeer(peers[j]!).map((r) => r.filename)));
-      return names;
+    // (One peer at a time, at -vv, is csync2's order already.)
+    const stillDirty = new Map<number, Map<BStr, boolean>>();
+    const dirtyFor = (j: number): Map<BStr, boolean> => {
+      let rows = stillDirty.get(j);
+      if (!rows) stillDirty.set(j, rows = new Map(ctx.store.dirtyForPeer(peers[j]!).map((r) => [r.filename, r.forced])));
+      return rows;
     };
-    for (const { by, parent, rows } of earlierMarks) {
+    for (const { by, parent, rows } of fanout > 1 ? earlierMarks : []) {
       if (lateEver[by]!.has(parent) && !dirtyFor(by).has(parent)) continue;
-      for (const [j, name, myname] of rows) ctx.store.markDirty(name, ctx.newForce, myname, peers[j]!);
+      for (const [j, name, myname] of rows) {
+        if (dirtyFor(j).get(name) !== ctx.newForce) ctx.store.markDirty(name, ctx.newForce, myname, peers[j]!);
+      }
     }
   }
   if (failure !== null) throw failure;
