@@ -273,9 +273,11 @@ export class FileJob implements JobIo {
         const reply = this.request(cmd.line);
         // Nothing can be below a symlink, fifo, device or socket: later jobs may go on at once
         // (their commands queue behind this one). A directory's wait for its reply keeps
-        // csync2's order when it is retried after an auto-resolved conflict.
-        if (type !== S_IFDIR) this.ticket.release();
-        else s.queuedDirectory(file);
+        // csync2's order when it is retried after an auto-resolved conflict, and its SETOWN and
+        // SETMOD before its contents; where neither matters, later jobs go on too (a round trip
+        // per new directory was most of the push of a tree of small directories).
+        if (type === S_IFDIR) s.queuedDirectory(file);
+        if (type !== S_IFDIR || (!autoResolveRun && this.directoryOrderFree(st))) this.ticket.release();
         first = await reply;
       }
       this.result = first.code;
@@ -582,6 +584,16 @@ export class FileJob implements JobIo {
     const { s, file } = this;
     return s.ctx.matcher.withDebugOut(out, () =>
       (winsAsMaster(s.ctx.matcher, s.peer, file) ? 'master' : autoDecision(s.ctx.matcher, s.peer, file)));
+  }
+
+  /**
+   * May the contents of this directory go before its MKDIR's reply? Yes when a conflict on it
+   * cannot be auto-resolved (no retry to wait for) and its owner may write and enter it, so its
+   * SETOWN and SETMOD coming after the contents' commands changes nothing for them.
+   */
+  private directoryOrderFree(st: Stats): boolean {
+    const m = this.conflictDecision({ debug: () => undefined });
+    return (m === 'none' || m === 'left-right-lost') && (st.mode & 0o300) === 0o300;
   }
 
   /** Could a conflict on this removal be auto-resolved (and the DEL sent again)? Decided as autoResolveDel() decides, silently. */
