@@ -53,7 +53,7 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
   const finish: (() => void)[] = [];
   for (let j = 0; j < peers.length; j++) finished.push(new Promise<void>((r) => finish.push(r)));
   // The marks of a peer's missing parent, for the peers before it (csync2 makes them once those are done).
-  const earlierMarks: { by: number; parent: BStr; rows: [peer: number, name: BStr, myname: BStr][] }[] = [];
+  const earlierMarks: EarlierMarks[] = [];
   // Per peer: every row an earlier peer marked for it after it had read its rows.
   const lateEver = peers.map(() => new Set<BStr>());
   const marked = (by: number, names: BStr[], parent: BStr): void => {
@@ -151,24 +151,39 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
     progress.close();
     for (const t of tasks) errorCount.value += t.errors.value;
     errorCount.value += lateErrors.value;
-    // csync2 makes a peer's marks once the peers before it are done: they stay dirty for those, even
-    // where one served at once walked the row after the mark. Not so for a missing parent that an
-    // earlier peer had marked for this one after it read its rows, and that this one then made:
-    // csync2's walk would have made it before its contents.
-    // (One peer at a time, at -vv, is csync2's order already.)
-    const stillDirty = new Map<number, Map<BStr, boolean>>();
-    const dirtyFor = (j: number): Map<BStr, boolean> => {
-      let rows = stillDirty.get(j);
-      if (!rows) stillDirty.set(j, rows = new Map(ctx.store.dirtyForPeer(peers[j]!).map((r) => [r.filename, r.forced])));
-      return rows;
-    };
-    for (const { by, parent, rows } of fanout > 1 ? earlierMarks : []) {
-      if (lateEver[by]!.has(parent) && !dirtyFor(by).has(parent)) continue;
-      for (const [j, name, myname] of rows) {
-        if (dirtyFor(j).get(name) !== ctx.newForce) ctx.store.markDirty(name, ctx.newForce, myname, peers[j]!);
-      }
-    }
+    if (fanout > 1) remarkForEarlierPeers(ctx, peers, earlierMarks, lateEver);
   }
   if (failure !== null) throw failure;
   return -1;
+}
+
+/** The rows one peer's missing parent marked dirty for the peers before it. */
+interface EarlierMarks {
+  /** Index of the marking peer in the update's peer order. */
+  by: number;
+  /** The missing directory. */
+  parent: BStr;
+  rows: [peer: number, name: BStr, myname: BStr][];
+}
+
+/**
+ * csync2 makes a peer's marks once the peers before it are done: they stay dirty for those, even
+ * where one served at once walked the row after the mark. Not so for a missing parent that an
+ * earlier peer had marked for this one after it read its rows (`lateEver`), and that this one then
+ * made: csync2's walk would have made it before its contents. (One peer at a time, at -vv, is
+ * csync2's order already: no call then.)
+ */
+function remarkForEarlierPeers(ctx: RunContext, peers: BStr[], marks: EarlierMarks[], lateEver: Set<BStr>[]): void {
+  const stillDirty = new Map<number, Map<BStr, boolean>>();
+  const dirtyFor = (j: number): Map<BStr, boolean> => {
+    let rows = stillDirty.get(j);
+    if (!rows) stillDirty.set(j, rows = new Map(ctx.store.dirtyForPeer(peers[j]!).map((r) => [r.filename, r.forced])));
+    return rows;
+  };
+  for (const { by, parent, rows } of marks) {
+    if (lateEver[by]!.has(parent) && !dirtyFor(by).has(parent)) continue;
+    for (const [j, name, myname] of rows) {
+      if (dirtyFor(j).get(name) !== ctx.newForce) ctx.store.markDirty(name, ctx.newForce, myname, peers[j]!);
+    }
+  }
 }
