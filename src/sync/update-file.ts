@@ -277,7 +277,7 @@ export class FileJob implements JobIo {
         // SETMOD before its contents; where neither matters, later jobs go on too (a round trip
         // per new directory was most of the push of a tree of small directories).
         if (type === S_IFDIR) s.queuedDirectory(file);
-        if (type !== S_IFDIR || (!autoResolveRun && this.directoryOrderFree(st))) this.ticket.release();
+        if (type !== S_IFDIR || (!autoResolveRun && peerMissing && this.directoryOrderFree(st))) this.ticket.release();
         first = await reply;
       }
       this.result = first.code;
@@ -587,9 +587,10 @@ export class FileJob implements JobIo {
   }
 
   /**
-   * May the contents of this directory go before its MKDIR's reply? Yes when a conflict on it
-   * cannot be auto-resolved (no retry to wait for) and its owner may write and enter it, so its
-   * SETOWN and SETMOD coming after the contents' commands changes nothing for them.
+   * May the contents of a directory the peer lacks go before its MKDIR's reply? Yes when a
+   * conflict on it cannot be auto-resolved (no retry to wait for) and its owner may write and enter
+   * it, so its SETOWN and SETMOD coming after the contents' commands changes nothing for them (the
+   * MKDIR makes it, writable for its owner, the daemon).
    */
   private directoryOrderFree(st: Stats): boolean {
     const m = this.conflictDecision({ debug: () => undefined });
