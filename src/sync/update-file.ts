@@ -593,13 +593,13 @@ export class FileJob implements JobIo {
    * MKDIR makes it, writable for its owner, the daemon).
    */
   private directoryOrderFree(st: Stats): boolean {
-    const m = this.conflictDecision({ debug: () => undefined });
+    const m = this.conflictDecision(SILENT);
     return (m === 'none' || m === 'left-right-lost') && (st.mode & 0o300) === 0o300;
   }
 
   /** Could a conflict on this removal be auto-resolved (and the DEL sent again)? Decided as autoResolveDel() decides, silently. */
   private removalRetryPossible(): boolean {
-    const m = this.conflictDecision({ debug: () => undefined });
+    const m = this.conflictDecision(SILENT);
     return m === 'master' || m === 'first' || m === 'left' || m === 'right';
   }
 

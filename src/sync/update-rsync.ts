@@ -45,11 +45,6 @@ const MEMORY_SPOOL_MAX = 8 << 20;
 /** A file at least this big, sent against a missing one, goes out as one literal straight from disk. */
 const STREAM_LITERAL_MIN = 4 << 20;
 
-/** Size of csync2's signature of a regular file of `size` bytes (what the daemon's signatureOfFile() makes). */
-export function signatureSize(size: number): number {
-  return signatureSizeOf(size);
-}
-
 /** The frame header line (`octet-stream <n>`), fatal `Format-error while receiving data.` if absent. */
 async function readHeader(link: PeerLink, allowErrorWord: boolean): Promise<number> {
   const line = await link.conn.reader.readLine(FRAME_HEADER_MAX);
@@ -62,9 +57,11 @@ async function readSizedHeader(link: PeerLink, sizeOnlyAllowed: boolean): Promis
   if (!sizeOnlyAllowed) return { size: await readHeader(link, false), sizeOnly: false };
   const line = await link.conn.reader.readLine(FRAME_HEADER_MAX);
   if (line === null) throw new ProtocolError(FORMAT_ERROR, link.peer, undefined, 'end of file instead of a frame header');
-  const m = /^octet-size ([0-9]{1,15})$/.exec(line);
-  if (m) return { size: Number(m[1]), sizeOnly: true };
-  if (line.startsWith(SIZE_ONLY_HEADER)) throw new ProtocolError(FORMAT_ERROR, link.peer, undefined, `bad size line ${JSON.stringify(line)}`);
+  if (line.startsWith(SIZE_ONLY_HEADER)) {
+    const m = /^ ([0-9]{1,15})$/.exec(line.slice(SIZE_ONLY_HEADER.length));
+    if (m) return { size: Number(m[1]), sizeOnly: true };
+    throw new ProtocolError(FORMAT_ERROR, link.peer, undefined, `bad size line ${JSON.stringify(line)}`);
+  }
   return { size: parseFrameHeader(line, false), sizeOnly: false };
 }
 
@@ -199,7 +196,7 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
         return -1;
       } else {
         out.debug(3, 'Running rs_sig_file() from librsync....');
-        mySize = signatureSize(local.size);
+        mySize = signatureSizeOf(local.size); // csync2's signature: what the daemon's signatureOfFile() makes
         // Only a signature of the same size can be equal; -vv shows where they differ.
         if (mySize === size && !log.enabled(2) && local.size < EARLY_SIGNATURE_MIN) {
           // Only the answer is wanted: compare as the signature is made, up to the first difference.
