@@ -57,6 +57,9 @@ export interface FileRow {
   checktxt: BStr;
 }
 
+/** A file row as stored: [url-encoded name, url-encoded checktxt]. */
+export type EncodedFileRow = [filename: BStr, checktxt: BStr];
+
 /** A bound text parameter: plain string when ASCII (cheap), Buffer otherwise. */
 function textParam(s: BStr): string | Buffer {
   return isAscii(s) ? s : toBuf(s);
@@ -415,13 +418,27 @@ export class StateStore {
       .map((r) => ({ filename: urlDecode(r[0]!), checktxt: urlDecode(r[1] ?? '') }));
   }
 
-  /** The raw (still url-encoded) file rows, for LIST replies which send them as stored. */
-  allFilesEncoded(name: BStr | null): { filename: BStr; checktxt: BStr }[] {
-    const rows = name === null
-      ? this.bulk('SELECT filename, checktxt FROM file ORDER BY filename', ['filename', 'checktxt'], [])
-      : this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT) ORDER BY filename',
-        ['filename', 'checktxt'], [textParam(urlEncode(name))]);
-    return rows.map((r) => ({ filename: r[0]!, checktxt: r[1] ?? '' }));
+  /**
+   * The raw (still url-encoded) file rows in name order: the row of `name`, or all rows (null),
+   * a page of FILE_PAGE at a time (keyset pagination). LIST sends one page while it reads the
+   * next, and -T merges them while the peer's rows arrive, instead of waiting for the whole
+   * table first (tree50k: ~0.2 s before the first row).
+   */
+  *filesEncodedPaged(name: BStr | null): Generator<EncodedFileRow[]> {
+    // bulk() gives every selected column, '' for NULL: the rows are the pairs (no object per row).
+    if (name !== null) {
+      yield this.bulk('SELECT filename, checktxt FROM file WHERE filename = CAST(? AS TEXT)',
+        ['filename', 'checktxt'], [textParam(urlEncode(name))]) as EncodedFileRow[];
+      return;
+    }
+    let after: BStr | null = null;
+    for (;;) {
+      const rows = this.bulk(`SELECT filename, checktxt FROM file${after === null ? '' : ' WHERE filename > CAST(? AS TEXT)'} ` +
+        `ORDER BY filename LIMIT ${FILE_PAGE}`, ['filename', 'checktxt'], after === null ? [] : [textParam(after)]) as EncodedFileRow[];
+      yield rows;
+      if (rows.length < FILE_PAGE) return;
+      after = rows[rows.length - 1]![0]!;
+    }
   }
 
   getChecktxt(name: BStr): BStr | null {

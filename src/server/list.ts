@@ -14,14 +14,15 @@ export async function list(s: Session, r: Request): Promise<Outcome> {
   const myname = r.tags[1]!;
   const only = r.tags[2] === '-' ? null : r.tags[2]!;
   const keys = r.tags.slice(3);
-  const rows = s.ctx.store.allFilesEncoded(only);
   let out = '';
-  for (const row of rows) {
-    if (!s.ctx.matcher.matchFileHost(urlDecode(row.filename), myname, s.peer!, keys)) continue;
-    out += `${row.checktxt}\t${row.filename}\n`;
-    if (out.length >= BATCH) {
-      await s.conn.writer.sendText(out as BStr);
-      out = '';
+  for (const page of s.ctx.store.filesEncodedPaged(only)) {
+    for (const [filename, checktxt] of page) {
+      if (!s.ctx.matcher.matchFileHost(urlDecode(filename), myname, s.peer!, keys)) continue;
+      out += `${checktxt}\t${filename}\n`;
+      if (out.length >= BATCH) {
+        await s.conn.writer.sendText(out as BStr);
+        out = '';
+      }
     }
   }
   if (out) await s.conn.writer.sendText(out);

@@ -11,7 +11,7 @@ import { urlDecode, urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
 import { ProtocolError } from '../util/errors.js';
 import { errorCount, log } from '../util/log.js';
-import type { ListRow } from './compare-merge.js';
+import { checktxtOf, type ListRow } from './compare-merge.js';
 
 /**
  * `LIST <peer> <file or -> <key>...`: peer name and keys go out raw, one key per
@@ -67,8 +67,8 @@ export class ListReader {
     const tab = line.indexOf('\t');
     const rest = tab < 0 ? '' : line.slice(tab + 1);
     if (rest === '') return this.fail('Format error in reply: \\n not found!');
-    const row = { checktxt: urlDecode(line.slice(0, tab)), file: urlDecode(rest) };
-    if (log.enabled(2)) log.debug(2, `Fetched tuple from peer: ${row.file} [${row.checktxt}]`);
+    const row: ListRow = { encodedChecktxt: line.slice(0, tab), file: urlDecode(rest) };
+    if (log.enabled(2)) log.debug(2, `Fetched tuple from peer: ${row.file} [${checktxtOf(row)}]`);
     return row;
   }
 }

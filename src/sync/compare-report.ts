@@ -8,7 +8,7 @@
  */
 import { printLine } from '../cli/output.js';
 import { toBuf, type BStr } from '../util/bytes.js';
-import type { Difference } from './compare-merge.js';
+import { checktxtOf, type Difference } from './compare-merge.js';
 
 export const JSON_ENV = 'CSYNC2_TS_JSON';
 
@@ -86,8 +86,8 @@ class JsonReporter implements Reporter {
     putText(o, 'myname', myname);
     putText(o, 'peer', peer);
     putText(o, 'file', d.file);
-    putText(o, 'local_checktxt', d.local?.checktxt ?? null);
-    putText(o, 'remote_checktxt', d.remote?.checktxt ?? null);
+    putText(o, 'local_checktxt', d.local ? checktxtOf(d.local) : null);
+    putText(o, 'remote_checktxt', d.remote ? checktxtOf(d.remote) : null);
     o.marked_dirty = marked;
     this.emit(o);
   }

@@ -13,6 +13,7 @@ import { connectToHost, connectionFailedMessage, isOkStatus, type HostConnectOpt
 import { realName } from '../fs/realname.js';
 import { urlDecode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
+import type { EncodedFileRow } from '../db/store.js';
 import { errorCount, log } from '../util/log.js';
 import { diffWithPeer, type Connector } from './compare-diff.js';
 import { ListReader, listRequest } from './compare-list.js';
@@ -150,7 +151,7 @@ class InSyncTest {
       }
       link.send(listRequest(cfg.groups, myname, peer, file));
       reader = new ListReader(link);
-      const local = localRows(store.allFilesEncoded(file), (f) => matcher.matchFileHost(f, myname, peer, null));
+      const local = localRows(store.filesEncodedPaged(file), (f) => matcher.matchFileHost(f, myname, peer, null));
       inSync = await mergeLists(local, () => reader.next(), (d) => {
         const marked = this.mark(d, peer);
         if (d.kind === 'L') result.localOnly++;
@@ -187,9 +188,11 @@ class InSyncTest {
 }
 
 /** The file rows of this pair, decoded, in the table's (encoded-name) order. */
-function* localRows(rows: Iterable<{ filename: BStr; checktxt: BStr }>, belongs: (file: BStr) => boolean): Iterable<ListRow> {
-  for (const r of rows) {
-    const file = urlDecode(r.filename);
-    if (belongs(file)) yield { file, checktxt: urlDecode(r.checktxt) };
+function* localRows(pages: Iterable<EncodedFileRow[]>, belongs: (file: BStr) => boolean): Iterable<ListRow> {
+  for (const page of pages) {
+    for (const [filename, encodedChecktxt] of page) {
+      const file = urlDecode(filename);
+      if (belongs(file)) yield { file, encodedChecktxt };
+    }
   }
 }

@@ -13,14 +13,14 @@ import type { PeerLink } from '../../src/net/client.js';
 import { urlEncode } from '../../src/protocol/urlencode.js';
 import { DIFF_COMMAND, diffInvocation } from '../../src/sync/compare-diff.js';
 import { ListReader, listRequest } from '../../src/sync/compare-list.js';
-import { mergeLists, type ListRow } from '../../src/sync/compare-merge.js';
+import { checktxtOf, mergeLists, type ListRow } from '../../src/sync/compare-merge.js';
 import { jsonWanted } from '../../src/sync/compare-report.js';
 import { errorCount } from '../../src/util/log.js';
 
 /** Rows as both sides deliver them: sorted by the url-encoded name. */
 function rows(spec: Record<string, string>): ListRow[] {
   return Object.entries(spec)
-    .map(([file, checktxt]) => ({ file, checktxt }))
+    .map(([file, checktxt]) => ({ file, encodedChecktxt: urlEncode(checktxt) }))
     .sort((a, b) => (urlEncode(a.file) < urlEncode(b.file) ? -1 : urlEncode(a.file) > urlEncode(b.file) ? 1 : 0));
 }
 
@@ -44,6 +44,19 @@ test('merge: lists sorted by encoded names but compared decoded (csync2 quirk)',
   // Encoded order: "q!b" < "q%20b"; decoded: "q b" < "q!b". The shared "q b" shows up twice.
   assert.deepEqual(await walk({ 'q!b': '1', 'q b': '1' }, { 'q b': '1' }),
     { inSync: false, out: ['R q b', 'L q!b', 'L q b'] });
+});
+
+test('merge: checktxts compare decoded, whatever their encoding', async () => {
+  const row = (file: string, encodedChecktxt: string): ListRow => ({ file, encodedChecktxt });
+  const run = async (l: ListRow, r: ListRow): Promise<string[]> => {
+    const out: string[] = [];
+    let sent = false;
+    await mergeLists([l], async () => (sent ? null : ((sent = true), r)), (d) => out.push(`${d.kind} ${d.file}`));
+    return out;
+  };
+  // Another tool's db may encode ':' as %3a: the same text, no difference.
+  assert.deepEqual(await run(row('f', 'v1%3Amode=1'), row('f', 'v1%3amode=1')), []);
+  assert.deepEqual(await run(row('f', 'v1%3Amode=1'), row('f', 'v1%3Amode=2')), ['X f']);
 });
 
 test('merge: a remote row held back when the local rows end is never reported (csync2 quirk)', async () => {
@@ -72,12 +85,14 @@ function readerOn(text: string): { reader: ListReader; input: PassThrough } {
   return { reader: new ListReader(link), input };
 }
 
-test('ListReader: rows decoded, OK ends, other lines are errors, malformed rows, 2048-byte limit', async () => {
+test('ListReader: names decoded, checktxts as sent, OK ends, other lines are errors, malformed rows, 2048-byte limit', async () => {
   const before = errorCount.value;
   try {
     let { reader } = readerOn('v1%3Amtime=1\t%25data%25/a%20b\nv2\t\tx\nOK (cmd_finished).\n');
-    assert.deepEqual(await reader.next(), { checktxt: 'v1:mtime=1', file: '%data%/a b' });
-    assert.deepEqual(await reader.next(), { checktxt: 'v2', file: '\tx' }, 'the name is everything after the first TAB');
+    const first = await reader.next();
+    assert.deepEqual(first, { encodedChecktxt: 'v1%3Amtime=1', file: '%data%/a b' });
+    assert.equal(checktxtOf(first!), 'v1:mtime=1');
+    assert.deepEqual(await reader.next(), { encodedChecktxt: 'v2', file: '\tx' }, 'the name is everything after the first TAB');
     assert.equal(await reader.next(), null);
     assert.equal(errorCount.value, before);
 

@@ -8,9 +8,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCluster, formatRun, type Cluster, type Impl, type TestHost } from '../helpers/index.js';
+import { SQLITE3 } from '../helpers/paths.js';
 
 const T0 = 1_600_000_000;
 
@@ -146,4 +148,50 @@ test('a LIST line longer than 2047 bytes: both clients give up alike against bot
     assert.deepEqual({ ...v, stderr: `${first}\n` }, want, k);
     if (k.startsWith('ours')) assert.match(more.join('\n'), /a LIST row from \S+ is longer than the 2047 bytes/, k);
   }
+});
+
+test('more rows than one page of the table (4096): LIST and -T give what the real ones give', async () => {
+  // Rows straight into the tables (LIST and -T read rows, not the disk), in an order that is
+  // not the names' order; on A every 500th differs and every 777th is missing.
+  const many = (host: TestHost, where: string): void => {
+    execFileSync(SQLITE3, [host.dbPath(), `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 9999) `
+      + `INSERT INTO file (filename, checktxt) SELECT '%25data%25/many/f' || printf('%05d', (i * 7919) % 10000) `
+      + `|| CASE WHEN i % 3 = 0 THEN '%20x' ELSE '' END, 'v1%3Amtime=1%3Atype=reg%3Asize=' `
+      + `|| (CASE WHEN ${host === A ? 'i % 500 = 0' : '0'} THEN 0 ELSE i END) FROM n ${where}`]);
+  };
+  // The previous test's over-long row would end every -T early.
+  execFileSync(SQLITE3, [B.dbPath(), 'DELETE FROM file WHERE length(filename) > 1500']);
+  many(B, '');
+  assert.equal((await A.run(['-cIr', A.path('')])).code, 0);
+  many(A, 'WHERE i % 777 != 0');
+
+  const raw: Record<string, string> = {};
+  for (const server of ['real', 'ours'] as const) {
+    const d = await B.startDaemon({ impl: server, verbose: 0 });
+    try {
+      raw[server] = await session([...hello(), `LIST ${B.name} - ${key}`, 'BYE']);
+    } finally {
+      await d.stop();
+    }
+  }
+  assert.ok(raw.real!.split('\n').filter((l) => l.includes('/many/')).length === 10_000, 'the real daemon lists every row');
+  assert.equal(raw.ours, raw.real);
+
+  const outcomes: Record<string, { code: number | null; stdout: string }> = {};
+  for (const server of ['real', 'ours'] as const) {
+    const d = await B.startDaemon({ impl: server, verbose: 0 });
+    try {
+      for (const client of ['real', 'ours'] as const) {
+        const run = await A.run(['-T', A.name, B.name], { impl: client });
+        outcomes[`${client} vs ${server}`] = { code: run.code, stdout: run.stdout.toString('latin1') };
+      }
+    } finally {
+      await d.stop();
+    }
+  }
+  const want = outcomes['real vs real']!;
+  const lines = want.stdout.split('\n');
+  assert.equal(lines.filter((l) => /^X\t.*\/many\//.test(l)).length, 19, 'every 500th row differs (but the first: missing)');
+  assert.equal(lines.filter((l) => /^R\t.*\/many\//.test(l)).length, 13, 'every 777th row is only on the peer');
+  for (const [k, v] of Object.entries(outcomes)) assert.deepEqual(v, want, k);
 });
