@@ -541,6 +541,11 @@ export class StateStore {
       }));
   }
 
+  /** How many dirty rows there are, for all peers. */
+  dirtyCount(): number {
+    return Number(this.query('SELECT count(*) FROM dirty', [])[0]?.[0] ?? 0);
+  }
+
   /** `SELECT peername FROM dirty GROUP BY peername`, decoded. */
   dirtyPeers(): BStr[] {
     return this.bulk('SELECT peername FROM dirty GROUP BY peername', ['peername'], [])

@@ -1,9 +1,10 @@
 /**
  * The update half of -u, -x and -cu (protocol.md §6.1): push dirty rows to
  * every peer that has some. Peers are taken in csync2's order (reverse of
- * `SELECT peername FROM dirty GROUP BY peername`, filtered by -P) and served
- * several at once; each peer's messages are held back until the peers before
- * it have printed theirs, so the output reads exactly like csync2's.
+ * `SELECT peername FROM dirty GROUP BY peername`, filtered by -P) and, for a
+ * push of more than SMALL_PUSH_ROWS rows, served several at once; each peer's
+ * messages are held back until the peers before it have printed theirs, so the
+ * output reads like csync2's.
  *
  * One thing served at once cannot give: csync2's later peers read their rows
  * after the earlier peers are done, so they also walk the files an earlier
@@ -26,6 +27,14 @@ import { Progress } from './progress.js';
 /** Peers served at the same time. */
 const PEER_FANOUT = 4;
 
+/**
+ * Up to this many dirty rows (all peers), the peers are served one after the other, exactly as
+ * csync2 does: with the commands pipelined such a push takes a few milliseconds per peer beyond
+ * its connection, and its lines and dirty rows are then csync2's in every case, a peer's
+ * missing directory included. Bigger pushes are served several peers at once.
+ */
+const SMALL_PUSH_ROWS = 256;
+
 /** csync2's -P test: the peer equals a comma item, case-insensitively. */
 export function peerActive(peerList: BStr | null, peer: BStr): boolean {
   if (peerList === null) return true;
@@ -43,8 +52,8 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
   const progress = new Progress(process.stderr.isTTY === true && opts.debugLevel === 0);
   const root = OutNode.root(progress);
   // -vv prints SQL statements as they run, and the -vvv check dump depends on the order of
-  // lstat() calls: one peer after the other then.
-  const fanout = log.enabled(2) ? 1 : PEER_FANOUT;
+  // lstat() calls: one peer after the other then, and for a small push (SMALL_PUSH_ROWS).
+  const fanout = log.enabled(2) || peers.length < 2 || ctx.store.dirtyCount() <= SMALL_PUSH_ROWS ? 1 : PEER_FANOUT;
 
   // Per peer: has its session read its rows yet, which rows earlier peers marked for it since,
   // and did it walk them (served) before its BYE.
