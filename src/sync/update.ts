@@ -29,9 +29,9 @@ const PEER_FANOUT = 4;
 
 /**
  * Up to this many dirty rows (all peers), the peers are served one after the other, exactly as
- * csync2 does: with the commands pipelined such a push takes a few milliseconds per peer beyond
- * its connection, and its lines and dirty rows are then csync2's in every case, a peer's
- * missing directory included. Bigger pushes are served several peers at once.
+ * csync2 does: with the commands pipelined such a push is short anyway, and its lines and dirty
+ * rows are then csync2's in every case, a peer's missing directory included. Bigger pushes, where
+ * serving peers at once pays, are served several peers at once.
  */
 const SMALL_PUSH_ROWS = 256;
 
