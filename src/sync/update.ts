@@ -66,6 +66,7 @@ export async function updatePeers(opts: Options, ctx: RunContext, filter: BStr[]
   // Per peer: every row an earlier peer marked for it after it had read its rows.
   const lateEver = peers.map(() => new Set<BStr>());
   const marked = (by: number, names: BStr[], parent: BStr): void => {
+    if (fanout === 1) return; // one peer after the other: the later ones read their rows after the marks
     const rows: [number, BStr, BStr][] = [];
     for (const n of names) {
       for (const hit of ctx.matcher.findPeers(n, peers[by]!)) {
@@ -179,8 +180,8 @@ interface EarlierMarks {
  * csync2 makes a peer's marks once the peers before it are done: they stay dirty for those, even
  * where one served at once walked the row after the mark. Not so for a missing parent that an
  * earlier peer had marked for this one after it read its rows (`lateEver`), and that this one then
- * made: csync2's walk would have made it before its contents. (One peer at a time, at -vv, is
- * csync2's order already: no call then.)
+ * made: csync2's walk would have made it before its contents. (One peer at a time, at -vv or for
+ * a small push, is csync2's order already: no call then.)
  */
 function remarkForEarlierPeers(ctx: RunContext, peers: BStr[], marks: EarlierMarks[], lateEver: Set<BStr>[]): void {
   const stillDirty = new Map<number, Map<BStr, boolean>>();
