@@ -77,9 +77,11 @@ test('-B and -A give the same rows; lock-timeout ends with csync2\'s busy messag
 
     // Hold an exclusive lock on our database while a check wants to write.
     const db = join(env.dbDir('ours'), 'thishost.db3');
-    const holder = spawn('sqlite3', [db], { stdio: ['pipe', 'ignore', 'ignore'] });
-    holder.stdin.write('BEGIN EXCLUSIVE;\nSELECT 1;\n');
-    await new Promise((r) => setTimeout(r, 500));
+    const holder = spawn('sqlite3', [db], { stdio: ['pipe', 'pipe', 'ignore'] });
+    // The lock is held once sqlite3 answers the SELECT after BEGIN EXCLUSIVE (no fixed sleep: CI may be slow).
+    const locked = new Promise<void>((resolve) => holder.stdout!.on('data', (d: Buffer) => { if (d.includes('locked')) resolve(); }));
+    holder.stdin.write("BEGIN EXCLUSIVE;\nSELECT 'locked';\n");
+    await locked;
     writeFileSync(join(env.data, 'g h.txt'), 'changed again\n');
     const started = Date.now();
     const r = env.run('ours', ['-cr', env.data]);
@@ -99,9 +101,10 @@ test('a run that finds no tables while another connection is creating them waits
     tree(env.data);
     // Another run (cron beside a receiving daemon) has the new database's write lock and creates the schema.
     const db = join(env.dbDir('ours'), 'thishost.db3');
-    const holder = spawn('sqlite3', [db], { stdio: ['pipe', 'ignore', 'ignore'] });
-    holder.stdin.write('BEGIN IMMEDIATE;\n');
-    await new Promise((r) => setTimeout(r, 300));
+    const holder = spawn('sqlite3', [db], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const locked = new Promise<void>((resolve) => holder.stdout!.on('data', (d: Buffer) => { if (d.includes('locked')) resolve(); }));
+    holder.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n");
+    await locked;
     const ours = new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const p = spawn(OURS, ['-N', 'thishost', '-D', env.dbDir('ours'), '-cr', env.data],
         { env: { ...process.env, CSYNC2_SYSTEM_DIR: env.sys }, stdio: ['ignore', 'ignore', 'pipe'] });
