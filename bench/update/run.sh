@@ -10,7 +10,8 @@
 # `big`: a 200 MiB file pushed to an empty server, then 1 MiB of it changed in ten places and
 # pushed again. Each case runs the local check (-cr) untimed first, then times `-u` only.
 # The server is a `-ii` daemon started per implementation pair; trees are compared afterwards.
-# Env: BENCH_WORK=dir, BENCH_KEEP=1, BENCH_PAIRS="ours->ours" (a subset of the pairs).
+# Env: BENCH_WORK=dir, BENCH_KEEP=1, BENCH_PAIRS="ours->ours" (a subset of the pairs),
+#   BENCH_TOUCH_PERCENT=P (the share of files the "changed" case rewrites; default 1).
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -152,7 +153,7 @@ run_tree() { # TREE
         const fs=require("fs"); const fd=fs.openSync(process.argv[1],"r+"); const b=Buffer.alloc(100*1024, 0x5a);
         for(let i=0;i<10;i++) fs.writeSync(fd,b,0,b.length,i*20*1024*1024+777); fs.closeSync(fd);' "$dir/client/data/big.bin"
     else
-      node "$GEN" touch "$dir/client/data" --percent 1 >/dev/null
+      node "$GEN" touch "$dir/client/data" --percent "${BENCH_TOUCH_PERCENT:-1}" >/dev/null
     fi
     client "$dir" "$cbin" -cr / >/dev/null 2>&1
     RESULT[$tree,changed,$name]=$(timed "$dir" "$cbin")
