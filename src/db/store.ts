@@ -77,6 +77,9 @@ const ROW_SEP = '\n';
 
 type Stmt = Database.Statement<unknown[], unknown>;
 
+/** Largest part of the database file read through a memory map (useMmap). */
+const MMAP_BYTES = 256 << 20;
+
 export class StateStore {
   private readonly db: Database.Database;
   private readonly blocking: boolean;
@@ -112,6 +115,7 @@ export class StateStore {
     const store = new StateStore(db, opts);
     store.ensureSchema(loc);
     store.useWal();
+    store.useMmap();
     if (opts.asyncMode) store.exec('PRAGMA synchronous = OFF');
     return store;
   }
@@ -129,6 +133,22 @@ export class StateStore {
       this.db.pragma('synchronous = NORMAL');
     } catch {
       // A busy or read-only database keeps its journal mode; nothing depends on WAL.
+    }
+  }
+
+  /**
+   * Reads through a memory map instead of read() into SQLite's own page cache: the first
+   * full scan of a process (-T's local rows, LIST, a check) no longer pays for filling that
+   * cache. tree50k (13 MB database), first full read of the file table: 103 -> 30 ms; the -T
+   * client, 8 runs each: CPU 0.65 -> 0.59 s; `-cr` with nothing changed, 5 runs each: CPU
+   * 1.50 -> 1.40 s, peak RSS the same. A push is not faster (tree10k initial, within the noise)
+   * and its client peaks ~4 MB higher (the mapped pages it read count as its own).
+   */
+  private useMmap(): void {
+    try {
+      this.db.pragma(`mmap_size = ${MMAP_BYTES}`);
+    } catch {
+      // Not available (an SQLite built without it): reads go through read() as before.
     }
   }
 
