@@ -111,28 +111,52 @@ export class LineReader {
    * before end of file comes back as a line.
    */
   async readLine(maxSize: number): Promise<BStr | null> {
-    this.usable();
-    const limit = maxSize - 1;
     for (;;) {
-      const lf = this.findLF(limit);
-      if (lf >= 0) {
-        const line = this.consume(lf + 1);
-        this.tap?.('Peer', line);
-        return line.toString('latin1', 0, line.length - 1);
-      }
-      if (this.size >= limit || this.eof) {
-        const n = Math.min(this.size, limit);
-        if (n === 0) return null;
-        const part = this.consume(n);
-        this.tap?.('Peer', part);
-        if (n > 1) {
-          const why = this.eof && n < limit ? 'connection closed within a line' : `no LF within ${limit} bytes`;
-          throw new ProtocolError(lineTooLong(maxSize), undefined, undefined, why);
-        }
-        return part.toString('latin1');
-      }
+      const line = this.readLineNow(maxSize);
+      if (line !== undefined) return line;
       await this.more();
     }
+  }
+
+  /** Wait until more bytes, end of file or an error arrive (after readLineNow() said it needs more). */
+  async awaitMore(): Promise<void> {
+    this.usable();
+    await this.more();
+  }
+
+  /**
+   * readLine() without waiting: the line, null or the error it would give now, or undefined
+   * when it needs more data first. Lets a caller take many buffered lines (a LIST of 50k rows)
+   * without a promise for each.
+   */
+  readLineNow(maxSize: number): BStr | null | undefined {
+    this.usable();
+    const limit = maxSize - 1;
+    const lf = this.findLF(limit);
+    if (lf >= 0) {
+      const head = this.chunks[this.head]!;
+      if (this.tap === null && this.headOff + lf < head.length) {
+        // The whole line is in the first chunk: the text straight from it, no Buffer view per line.
+        const text = head.toString('latin1', this.headOff, this.headOff + lf);
+        this.advance(head, lf + 1);
+        return text;
+      }
+      const line = this.consume(lf + 1);
+      this.tap?.('Peer', line);
+      return line.toString('latin1', 0, line.length - 1);
+    }
+    if (this.size >= limit || this.eof) {
+      const n = Math.min(this.size, limit);
+      if (n === 0) return null;
+      const part = this.consume(n);
+      this.tap?.('Peer', part);
+      if (n > 1) {
+        const why = this.eof && n < limit ? 'connection closed within a line' : `no LF within ${limit} bytes`;
+        throw new ProtocolError(lineTooLong(maxSize), undefined, undefined, why);
+      }
+      return part.toString('latin1');
+    }
+    return undefined;
   }
 
   /** Exactly n bytes; end of file before that is ProtocolError `Read-error while receiving data.`. */
@@ -325,6 +349,12 @@ export class LineReader {
     const c = this.chunks[this.head]!;
     const take = Math.min(n, c.length - this.headOff);
     const out = this.headOff === 0 && take === c.length ? c : c.subarray(this.headOff, this.headOff + take);
+    this.advance(c, take);
+    return out;
+  }
+
+  /** Drop `take` live bytes of the first chunk `c` (no more than it holds). */
+  private advance(c: Buffer, take: number): void {
     this.headOff += take;
     this.size -= take;
     if (this.headOff === c.length) {
@@ -339,7 +369,6 @@ export class LineReader {
       }
     }
     this.scanned = 0;
-    return out;
   }
 
   /** csync2 dumps received payload in the 512-byte pieces it reads. */

@@ -46,15 +46,29 @@ export class ListReader {
     return null;
   }
 
-  async next(): Promise<ListRow | null> {
-    let line: BStr | null;
-    try {
-      line = await this.link.conn.reader.readLine(LIST_LINE_MAX);
-    } catch (err) {
-      if (!(err instanceof ProtocolError) || err.message !== lineTooLong(LIST_LINE_MAX)) throw err;
-      throw new ProtocolError(err.message, this.link.peer, 'LIST',
-        `a LIST row from ${this.link.peer} is longer than the ${LIST_LINE_MAX - 1} bytes a csync2 client accepts (a very long file name?)`);
+  /** The next row, taken from what has arrived when it can be (no promise per row then). */
+  next(): ListRow | null | Promise<ListRow | null> {
+    const now = this.nextNow();
+    return now !== undefined ? now : this.nextLater();
+  }
+
+  private async nextLater(): Promise<ListRow | null> {
+    for (;;) {
+      await this.link.conn.reader.awaitMore();
+      const now = this.nextNow();
+      if (now !== undefined) return now;
     }
+  }
+
+  /** A row, or the end of the list, from the lines that have arrived; undefined: none complete yet. */
+  private nextNow(): ListRow | null | undefined {
+    let line: BStr | null | undefined;
+    try {
+      line = this.link.conn.reader.readLineNow(LIST_LINE_MAX);
+    } catch (err) {
+      throw this.rowError(err);
+    }
+    if (line === undefined) return undefined;
     if (line === null) return null;
     if (line.charCodeAt(0) !== 0x76 /* v */) {
       if (line.startsWith('OK (')) {
@@ -70,5 +84,12 @@ export class ListReader {
     const row: ListRow = { encodedChecktxt: line.slice(0, tab), file: urlDecode(rest) };
     if (log.enabled(2)) log.debug(2, `Fetched tuple from peer: ${row.file} [${checktxtOf(row)}]`);
     return row;
+  }
+
+  /** csync2's line limit, named with the peer that sent the over-long row. */
+  private rowError(err: unknown): unknown {
+    if (!(err instanceof ProtocolError) || err.message !== lineTooLong(LIST_LINE_MAX)) return err;
+    return new ProtocolError(err.message, this.link.peer, 'LIST',
+      `a LIST row from ${this.link.peer} is longer than the ${LIST_LINE_MAX - 1} bytes a csync2 client accepts (a very long file name?)`);
   }
 }

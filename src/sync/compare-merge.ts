@@ -41,8 +41,11 @@ export interface Difference {
   remote: ListRow | null;
 }
 
-/** The peer's next row, or null once its list ended (end line, error or end of file). */
-export type RemoteNext = () => Promise<ListRow | null>;
+/**
+ * The peer's next row, or null once its list ended (end line, error or end of file); a value at
+ * once when the row has arrived, so that the walk awaits only when it must wait for the peer.
+ */
+export type RemoteNext = () => ListRow | null | Promise<ListRow | null>;
 
 /** strcmp of byte strings (char codes are bytes; no NUL can occur after decoding). */
 function strcmp(a: BStr, b: BStr): number {
@@ -70,7 +73,9 @@ export async function mergeLists(local: Iterable<ListRow>, remoteNext: RemoteNex
       continue;
     }
     if (!reuse) {
-      remote = await remoteNext();
+      let got = remoteNext();
+      if (got instanceof Promise) got = await got;
+      remote = got;
       if (remote === null) {
         remoteEof = true;
         emit('L', l, null);
@@ -81,7 +86,8 @@ export async function mergeLists(local: Iterable<ListRow>, remoteNext: RemoteNex
     let rel = strcmp(l.file, r.file);
     while (rel > 0) {
       emit('R', null, r);
-      const next = await remoteNext();
+      let next = remoteNext();
+      if (next instanceof Promise) next = await next;
       if (next === null) break;
       remote = r = next;
       rel = strcmp(l.file, r.file);
@@ -103,7 +109,12 @@ export async function mergeLists(local: Iterable<ListRow>, remoteNext: RemoteNex
 
   // A row still held back (reuse) is not reported: csync2 reads past it.
   if (!remoteEof) {
-    for (let r = await remoteNext(); r !== null; r = await remoteNext()) emit('R', null, r);
+    for (;;) {
+      let r = remoteNext();
+      if (r instanceof Promise) r = await r;
+      if (r === null) break;
+      emit('R', null, r);
+    }
   }
   return inSync;
 }

@@ -113,7 +113,7 @@ test('ListReader: names decoded, checktxts as sent, OK ends, other lines are err
     ({ reader } = readerOn(`v\t${'x'.repeat(2044)}\n`));
     assert.equal((await reader.next())?.file.length, 2044, '2047 bytes with the LF fit');
     ({ reader } = readerOn(`v\t${'x'.repeat(2045)}\n`));
-    await assert.rejects(reader.next(), /Received line too long for buffer size \(2048\), giving up\./);
+    await assert.rejects(async () => reader.next(), /Received line too long for buffer size \(2048\), giving up\./);
   } finally {
     errorCount.value = before;
   }
