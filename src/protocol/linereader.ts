@@ -111,8 +111,9 @@ export class LineReader {
    * before end of file comes back as a line.
    */
   async readLine(maxSize: number): Promise<BStr | null> {
+    this.usable();
     for (;;) {
-      const line = this.readLineNow(maxSize);
+      const line = this.lineNow(maxSize);
       if (line !== undefined) return line;
       await this.more();
     }
@@ -131,6 +132,10 @@ export class LineReader {
    */
   readLineNow(maxSize: number): BStr | null | undefined {
     this.usable();
+    return this.lineNow(maxSize);
+  }
+
+  private lineNow(maxSize: number): BStr | null | undefined {
     const limit = maxSize - 1;
     const lf = this.findLF(limit);
     if (lf >= 0) {
