@@ -23,6 +23,7 @@ import { log } from '../util/log.js';
 import { strerror } from '../util/errors.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 import { createTempFile, releaseTemp, type TempFile } from './tempfile.js';
+import { fsyncIsNoop } from './syncfree.js';
 
 const pFsync = promisify(fsync);
 const pFdatasync = promisify(fdatasync);
@@ -81,7 +82,8 @@ export class PendingWrite {
     if (this.durable) return;
     this.replacing = this.opts.targetMissing === true ? false : cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
     const fd = this.temp.fd;
-    this.durable = this.opts.durable === false ? Promise.resolve() : pFdatasync(fd).catch(() => pFsync(fd));
+    const skip = this.opts.durable === false || fsyncIsNoop(dirOf(this.temp.path));
+    this.durable = skip ? Promise.resolve() : pFdatasync(fd).catch(() => pFsync(fd));
     this.durable.catch(() => undefined); // the error comes out of commit()
   }
 
@@ -290,6 +292,7 @@ export async function patchToPending(target: BStr, delta: AsyncIterable<Uint8Arr
 /** fsync each directory once (after a batch of renames into them). Errors are ignored. */
 export async function syncDirectories(dirs: Iterable<BStr>): Promise<void> {
   await Promise.all([...dirs].map(async (d) => {
+    if (fsyncIsNoop(d)) return;
     try {
       const fd = await pOpen(fsPath(d), C.O_RDONLY | C.O_DIRECTORY);
       await pFsync(fd).catch(() => undefined);
