@@ -12,6 +12,9 @@
 # The server is a `-ii` daemon started per implementation pair; trees are compared afterwards.
 # Env: BENCH_WORK=dir, BENCH_KEEP=1, BENCH_PAIRS="ours->ours" (a subset of the pairs),
 #   BENCH_TOUCH_PERCENT=P (the share of files the "changed" case rewrites; default 1).
+# BENCH_WORK on tmpfs (/dev/shm/...) takes the disk out of both sides: real csync2's SQLite commits
+#   and file creation get much cheaper there, so its small pushes gain most (measured: tree10k 1%
+#   touched, real->real 0.18-0.28 s on tmpfs vs 0.36-0.37 s on this VM's ext4; ours 0.32-0.45 s on both).
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
