@@ -2,8 +2,8 @@
  * Whether fsync() can make a difference in a directory. On tmpfs and ramfs it
  * cannot (the kernel's fsync there does nothing: the data lives only in memory),
  * so a received file there skips its fdatasync and the directory fsync after
- * the rename: each one was a thread-pool round trip for nothing (~12% of a first
- * push of 10k small files into /dev/shm, measured).
+ * the rename: each one was a thread-pool round trip and a wake-up for nothing
+ * (a first push of 10k small files into /dev/shm: futex calls 35k -> 2.7k).
  *
  * Asked once per received file: the answer is kept per directory for a second
  * (a file system mounted over a directory later is seen within that second).
