@@ -10,6 +10,9 @@
 # `big`: a 200 MiB file pushed to an empty server, then 1 MiB of it changed in ten places and
 # pushed again. Each case runs the local check (-cr) untimed first, then times `-u` only.
 # The server is a `-ii` daemon started per implementation pair; trees are compared afterwards.
+# Per tree, a "fs floor" line (bench/fs-floor.ts): the same tree written the way a receiver must
+# at least, without flush / flushed one by one / flushed 4 at a time; divided by real->real's
+# initial push, the last is the lowest initial-push ratio a receiver that flushes can reach here.
 # Env: BENCH_WORK=dir, BENCH_KEEP=1, BENCH_PAIRS="ours->ours" (a subset of the pairs),
 #   BENCH_TOUCH_PERCENT=P (the share of files the "changed" case rewrites; default 1).
 # BENCH_WORK on tmpfs (/dev/shm/...) takes the disk out of both sides: real csync2's SQLite commits
@@ -126,7 +129,7 @@ timed() {
   echo "$out $((after - before))"
 }
 
-declare -A RESULT
+declare -A RESULT FLOOR
 PAIRS=()
 for p in "real->real:$REAL:$REAL" "ours->real:$OURS:$REAL" "ours->ours:$OURS:$OURS"; do
   # BENCH_PAIRS="ours->ours ...": only those pairs (for profiling one side; ratios need real->real)
@@ -163,6 +166,14 @@ run_tree() { # TREE
     stop_daemon
     [ -n "${BENCH_KEEP:-}" ] || discard "$dir/client/data" "$dir/server/data"
   done
+  # The file system's own cost of the initial push (bench/fs-floor.ts): the floor under any receiver.
+  if [ "$tree" != big ]; then
+    local fl=$WORK/floor-$tree
+    discard "$fl"
+    mkdir -p "$fl"
+    node "$GEN" gen "$fl/src" "$tree" >/dev/null
+    FLOOR[$tree]=$(node "$REPO/dist/bench/fs-floor.js" "$fl/src" "$fl/dst" | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $4 }')
+  fi
 }
 
 ratio() { # A B
@@ -183,4 +194,5 @@ for tree in "${CASES[@]}"; do
     printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s | %s / %s / %s (%s)\n' "$tree" "$c" "$(fmt "$rr")" "$(fmt "$or")" \
       "$(ratio "${or%% *}" "${rr%% *}")" "$(fmt "$oo")" "$(ratio "${oo%% *}" "${rr%% *}")" "$wr" "$wo" "$woo" "$(ratio "$woo" "$wr")"
   done
+  [ -z "${FLOOR[$tree]:-}" ] || printf '%-9s fs floor | %s s (create, write, attributes, rename; no network, TLS or db)\n' "$tree" "${FLOOR[$tree]}"
 done
