@@ -23,7 +23,7 @@ export type FloorMode = 'nosync' | 'serial' | 'parallel';
 export const FLOOR_MODES: readonly FloorMode[] = ['nosync', 'serial', 'parallel'];
 
 const pFdatasync = promisify(fdatasync);
-/** The daemon's own bound on received files between PATCH and rename (the thread pool has 4 threads). */
+/** Flushes at once: our daemon's also run on libuv's pool of 4 threads. */
 const IN_FLIGHT = 4;
 
 /** Every directory and regular file below `root`, parents first, contents read. */
