@@ -120,6 +120,8 @@ export async function openContext(opts: Options): Promise<RunContext> {
   }
   const store = StateStore.open(loc, {
     noBigTransactions: opts.noBigTransactions, asyncMode: opts.asyncDb, lockTimeout: cfg.lockTimeout,
+    // A push reads its rows one by one: no full scan for the map to speed up, only its pages in the RSS.
+    mmap: opts.mode !== 'update',
   });
   return {
     cfg, store, matcher: new Matcher(cfg), newForce: opts.newForce, initRun: opts.initRun,

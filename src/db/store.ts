@@ -43,6 +43,8 @@ export interface StateStoreOptions {
   asyncMode: boolean;
   /** `lock-timeout` from the config (seconds, default 12). */
   lockTimeout: number;
+  /** Read through a memory map (default true; see useMmap()). */
+  mmap?: boolean;
 }
 
 export interface DirtyRow {
@@ -115,7 +117,7 @@ export class StateStore {
     const store = new StateStore(db, opts);
     store.ensureSchema(loc);
     store.useWal();
-    store.useMmap();
+    if (opts.mmap !== false) store.useMmap();
     if (opts.asyncMode) store.exec('PRAGMA synchronous = OFF');
     return store;
   }
@@ -142,7 +144,8 @@ export class StateStore {
    * cache. tree50k (13 MB database), first full read of the file table: 103 -> 30 ms; the -T
    * client, 8 runs each: CPU 0.65 -> 0.59 s; `-cr` with nothing changed, 5 runs each: CPU
    * 1.50 -> 1.40 s, peak RSS the same. A push is not faster (tree10k initial, within the noise)
-   * and its client peaks ~4 MB higher (the mapped pages it read count as its own).
+   * and its client peaks higher: the mapped pages it read count as its own (tree50k initial
+   * push, client max RSS 117 -> 138 MB), so a plain -u does without (StateStoreOptions.mmap).
    */
   private useMmap(): void {
     try {
