@@ -120,7 +120,8 @@ export async function openContext(opts: Options): Promise<RunContext> {
   }
   const store = StateStore.open(loc, {
     noBigTransactions: opts.noBigTransactions, asyncMode: opts.asyncDb, lockTimeout: cfg.lockTimeout,
-    // A push reads its rows one by one: no full scan for the map to speed up, only its pages in the RSS.
+    // Not for a push: the pages it reads through the map count in its RSS (see useMmap()). -x and -cu
+    // check with it and drop it before they push (runMode).
     mmap: opts.mode !== 'update',
   });
   return {
@@ -145,6 +146,7 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
     case 'simple': {
       if (opts.args.length === 0) {
         (await checker()).check('/', true);
+        ctx.store.dropMmap();
         return update(opts, ctx, null);
       }
       const names = real();
@@ -153,6 +155,7 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
         warnUseless([n], opts.recursive);
         c.check(n, opts.recursive);
       }
+      ctx.store.dropMmap();
       return update(opts, ctx, names);
     }
     case 'hint': {
@@ -177,6 +180,7 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
         }
       }
       if (opts.mode === 'check') return -1;
+      ctx.store.dropMmap();
       return update(opts, ctx, opts.args.length ? real() : null);
     }
     case 'update': {

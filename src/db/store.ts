@@ -145,13 +145,23 @@ export class StateStore {
    * client, 8 runs each: CPU 0.65 -> 0.59 s; `-cr` with nothing changed, 5 runs each: CPU
    * 1.50 -> 1.40 s, peak RSS the same. A push is not faster (tree10k initial, within the noise)
    * and its client peaks higher: the mapped pages it read count as its own (tree50k initial
-   * push, client max RSS 117 -> 138 MB), so a plain -u does without (StateStoreOptions.mmap).
+   * push, client max RSS: -u 117 -> 138 MB, -x 117 -> 133 MB), so a push does without: -u
+   * opens the database without it (StateStoreOptions.mmap), -x and -cu drop it after their check.
    */
   private useMmap(): void {
     try {
       this.db.pragma(`mmap_size = ${MMAP_BYTES}`);
     } catch {
       // Not available (an SQLite built without it): reads go through read() as before.
+    }
+  }
+
+  /** Reads through read() from now on: SQLite unmaps the file (see useMmap()). */
+  dropMmap(): void {
+    try {
+      this.db.pragma('mmap_size = 0');
+    } catch {
+      // Without a map there is nothing to drop.
     }
   }
 

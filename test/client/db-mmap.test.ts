@@ -1,15 +1,19 @@
 /**
- * The database's memory map (src/db/store.ts useMmap): on for modes that scan the file table
- * (a check, -x), off for a plain -u, whose client would otherwise count every page it read of
- * the file in its RSS (the bench's push RSS goal). Seen from outside: the client is held at its
- * first read of the peer (a listener that never answers) and /proc/PID/maps is read.
+ * The database's memory map (src/db/store.ts useMmap) is gone by the time a client pushes:
+ * -u never maps the file, -x and -cu drop the map after their check; else every page read of
+ * the file would count in the pushing client's RSS (the push RSS goal). Seen from outside: the
+ * client is held at its first read of the peer (a listener that never answers) and
+ * /proc/PID/maps is read. That the maps show a mapped database at all is checked on a store
+ * opened in this process.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createCluster, type Cluster, type TestHost } from '../helpers/index.js';
+import { resolveDatabase } from '../../src/db/location.js';
+import { StateStore } from '../../src/db/store.js';
 
 let c: Cluster;
 let client: TestHost;
@@ -36,20 +40,47 @@ after(async () => {
   await c.cleanup();
 });
 
+function mapsShow(maps: string, dbFile: string): boolean {
+  return maps.split('\n').some((line) => line.endsWith(dbFile));
+}
+
 /** Is the client's database file mapped while `args` waits for the silent peer? */
 async function mappedWhileWaiting(args: string[]): Promise<boolean> {
-  const reached = new Promise<void>((resolve) => { connected = resolve; });
+  const reached = new Promise<true>((resolve) => { connected = () => resolve(true); });
   const proc = client.spawn(args);
-  await Promise.race([reached, proc.exited.then((r) => assert.fail(`exited before connecting: ${r.stderr.toString()}`))]);
+  const first = await Promise.race([reached, proc.exited]);
+  if (first !== true) assert.fail(`${args.join(' ')} exited before connecting: ${first.stderr.toString()}`);
   const maps = readFileSync(`/proc/${proc.pid}/maps`, 'latin1');
   proc.child.kill('SIGKILL');
   await proc.exited;
-  return maps.split('\n').some((line) => line.endsWith(join(client.dbDir, `${client.name}.db3`)));
+  return mapsShow(maps, join(client.dbDir, `${client.name}.db3`));
 }
 
-test('a plain -u reads its database without a memory map; -x (a check first) maps it', async () => {
+test('a store reads through a memory map unless told not to, and until it drops it (what the maps show)', () => {
+  for (const mmap of [true, false]) {
+    const loc = resolveDatabase(join(c.root, `store-${mmap}`), 'me', '');
+    mkdirSync(join(c.root, `store-${mmap}`));
+    const open = (): StateStore => StateStore.open(loc, { noBigTransactions: false, asyncMode: false, lockTimeout: 12, mmap });
+    const writer = open();
+    writer.putFile('/x', 'v1:mtime=0');
+    writer.close(); // the rows move from the WAL into the file, where a map reads them
+    const reader = open();
+    try {
+      assert.equal(reader.getChecktxt('/x'), 'v1:mtime=0');
+      assert.equal(mapsShow(readFileSync('/proc/self/maps', 'latin1'), loc.path), mmap, `mmap ${mmap}`);
+      reader.dropMmap();
+      assert.equal(reader.getChecktxt('/x'), 'v1:mtime=0');
+      assert.equal(mapsShow(readFileSync('/proc/self/maps', 'latin1'), loc.path), false, 'mapped after dropMmap()');
+    } finally {
+      reader.close();
+    }
+  }
+});
+
+test('a push (-u, -x, -cu) holds no memory map of its database', async () => {
   const check = await client.run(['-cr', '/']);
   assert.equal(check.code, 0, check.stderr.toString());
-  assert.equal(await mappedWhileWaiting(['-u']), false, '-u maps the database');
-  assert.equal(await mappedWhileWaiting(['-x']), true, '-x does not map the database');
+  for (const args of [['-u'], ['-x'], ['-cu']]) {
+    assert.equal(await mappedWhileWaiting(args), false, `${args.join(' ')} maps the database`);
+  }
 });
