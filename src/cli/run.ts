@@ -121,7 +121,7 @@ export async function openContext(opts: Options): Promise<RunContext> {
   const store = StateStore.open(loc, {
     noBigTransactions: opts.noBigTransactions, asyncMode: opts.asyncDb, lockTimeout: cfg.lockTimeout,
     // Not for a push: the pages it reads through the map count in its RSS (see useMmap()). -x and -cu
-    // check with it and drop it before they push (runMode).
+    // check with it and drop it before they push (update()).
     mmap: opts.mode !== 'update',
   });
   return {
@@ -146,7 +146,6 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
     case 'simple': {
       if (opts.args.length === 0) {
         (await checker()).check('/', true);
-        ctx.store.dropMmap();
         return update(opts, ctx, null);
       }
       const names = real();
@@ -155,7 +154,6 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
         warnUseless([n], opts.recursive);
         c.check(n, opts.recursive);
       }
-      ctx.store.dropMmap();
       return update(opts, ctx, names);
     }
     case 'hint': {
@@ -180,7 +178,6 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
         }
       }
       if (opts.mode === 'check') return -1;
-      ctx.store.dropMmap();
       return update(opts, ctx, opts.args.length ? real() : null);
     }
     case 'update': {
@@ -229,6 +226,7 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
 async function update(opts: Options, ctx: RunContext, names: BStr[] | null): Promise<number> {
   // Nothing dirty (the usual cron run): the push modules (~40 ms to load) are not needed.
   if (ctx.store.dirtyPeers().length === 0) return -1;
+  ctx.store.dropMmap(); // the check of -x and -cu read through it; the push does without
   const { updatePeers } = await import('../sync/update.js');
   return updatePeers(opts, ctx, names);
 }
