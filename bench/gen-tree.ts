@@ -1,11 +1,13 @@
 /**
  * Deterministic benchmark trees: the same seed gives the same names, sizes, contents and mtimes.
  *
- *   node dist/bench/gen-tree.js gen DIR (tree10k|tree50k|FILES) [--seed N]
+ *   node dist/bench/gen-tree.js gen DIR (tree10k|tree50k|flat10k|dirs3k|odd5k|FILES) [--seed N]
  *   node dist/bench/gen-tree.js touch DIR [--percent P] [--seed N]
  *
  * Shape: ~FILES/30 directories forming a random tree no deeper than 5 levels, each directory
- * holding 10-50 files; sizes 0-64 KiB, mostly small (60% under 1 KiB). Contents are slices of one
+ * holding 10-50 files; sizes 0-64 KiB, mostly small (60% under 1 KiB). Other shapes: flat10k
+ * (one directory of 10k files), dirs3k (3k directories up to 40 deep, 0-2 files each), odd5k
+ * (tree10k's shape with names in many scripts and with quotes, %, #, brackets, backslashes). Contents are slices of one
  * seeded random pool with a per-file header, so every file differs while generation stays I/O-bound.
  * `touch` rewrites P% of the files (chosen by the seed from the sorted file list) with new content
  * and a new mtime, so applying it to two identical copies keeps them identical.
@@ -17,16 +19,28 @@ import { pathToFileURL } from 'node:url';
 export interface TreeSpec {
   files: number;
   seed: number;
+  /** Files per directory, drawn between the two (default 10-50). */
+  perDir?: [number, number];
+  /** Deepest directory level (default 5). */
+  maxDepth?: number;
+  /** 'odd': names in many scripts with spaces, quotes, %, #, brackets and the like. */
+  names?: 'plain' | 'odd';
 }
 
+/** tree10k/tree50k are the issues' trees; the others are shapes that stress other paths. */
 export const TREES: Record<string, TreeSpec> = {
   tree10k: { files: 10_000, seed: 10 },
   tree50k: { files: 50_000, seed: 50 },
+  flat10k: { files: 10_000, seed: 11, perDir: [10_000, 10_000] },
+  dirs3k: { files: 3_000, seed: 12, perDir: [0, 2], maxDepth: 40 },
+  odd5k: { files: 5_000, seed: 13, names: 'odd' },
 };
 
 const MAX_DEPTH = 5;
-const FILES_PER_DIR_MIN = 10;
-const FILES_PER_DIR_MAX = 50;
+const FILES_PER_DIR = [10, 50] as const;
+/** Pieces of odd names: each is legal in a POSIX name and exercises csync2's URL encoding or SQL quoting. */
+const ODD_PARTS = ['straße', 'файл', '文件', 'ファイル', 'ملف', 'a b', "it's", '"q"', '100%', '%20', '#1', '[x]', '{y}',
+  '(z)', 'a&b', 'a+b', 'a=b', 'a;b', 'a:b', 'a,b', 'a@b', 'tab\t', '~t', '$v', '!e', '*s', '?q', 'é', 'ñ', '😀'];
 const POOL_SIZE = 1 << 20;
 const MTIME_BASE = 1_600_000_000;
 const TOUCH_MTIME_BASE = 1_700_000_000;
@@ -77,6 +91,10 @@ function content(pool: Buffer, rand: () => number, label: string, size: number):
   return out;
 }
 
+function oddPart(rand: () => number): string {
+  return ODD_PARTS[randInt(rand, 0, ODD_PARTS.length - 1)]!;
+}
+
 export interface GenerateResult {
   files: number;
   dirs: number;
@@ -86,15 +104,18 @@ export interface GenerateResult {
 export function generateTree(root: string, spec: TreeSpec): GenerateResult {
   const rand = prng(spec.seed);
   const pool = makePool(spec.seed);
-  const dirCount = Math.max(1, Math.ceil(spec.files / ((FILES_PER_DIR_MIN + FILES_PER_DIR_MAX) / 2)));
+  const [perDirMin, perDirMax] = spec.perDir ?? FILES_PER_DIR;
+  const maxDepth = spec.maxDepth ?? MAX_DEPTH;
+  const dirCount = Math.max(1, Math.ceil(spec.files / Math.max(0.5, (perDirMin + perDirMax) / 2)));
 
   // Directory tree: each new directory hangs below a random earlier one that is not too deep.
   const dirs: { path: string; depth: number; children: number }[] = [{ path: root, depth: 0, children: 0 }];
   mkdirSync(root, { recursive: true });
   while (dirs.length < dirCount) {
     const parent = dirs[randInt(rand, 0, dirs.length - 1)]!;
-    if (parent.depth >= MAX_DEPTH) continue;
-    const path = join(parent.path, `dir${String(parent.children++).padStart(2, '0')}`);
+    if (parent.depth >= maxDepth) continue;
+    const base = `dir${String(parent.children++).padStart(2, '0')}`;
+    const path = join(parent.path, spec.names === 'odd' ? `${oddPart(rand)} ${base}` : base);
     mkdirSync(path);
     dirs.push({ path, depth: parent.depth + 1, children: 0 });
   }
@@ -104,12 +125,13 @@ export function generateTree(root: string, spec: TreeSpec): GenerateResult {
   const perDir = new Array<number>(dirs.length).fill(0);
   while (made < spec.files) {
     for (let d = 0; d < dirs.length && made < spec.files; d++) {
-      const count = Math.min(randInt(rand, FILES_PER_DIR_MIN, FILES_PER_DIR_MAX), spec.files - made);
+      const count = Math.min(randInt(rand, perDirMin, perDirMax), spec.files - made);
       for (let i = 0; i < count; i++) {
         const n = perDir[d]!++;
         const ext = EXTENSIONS[randInt(rand, 0, EXTENSIONS.length - 1)]!;
         // One name in a hundred has a space: csync2 URL-encodes those.
-        const name = `${rand() < 0.01 ? 'file ' : 'file-'}${String(n).padStart(3, '0')}.${ext}`;
+        const stem = spec.names === 'odd' ? `${oddPart(rand)}-${oddPart(rand)} ` : rand() < 0.01 ? 'file ' : 'file-';
+        const name = `${stem}${String(n).padStart(3, '0')}.${ext}`;
         const path = join(dirs[d]!.path, name);
         const size = fileSize(rand);
         writeFileSync(path, content(pool, rand, path.slice(root.length), size));
@@ -173,7 +195,7 @@ function main(args: string[]): number {
     const preset = TREES[args[2]];
     const files = preset ? preset.files : Number(args[2]);
     if (!Number.isInteger(files) || files <= 0) throw new Error(`unknown tree ${args[2]}`);
-    const spec = { files, seed: option(args, '--seed', preset?.seed ?? files) };
+    const spec = { ...preset, files, seed: option(args, '--seed', preset?.seed ?? files) };
     const started = Date.now();
     const r = generateTree(dir, spec);
     process.stdout.write(`${dir}: ${r.files} files, ${r.dirs} dirs, ${(r.bytes / 1048576).toFixed(1)} MiB `
@@ -185,7 +207,7 @@ function main(args: string[]): number {
     process.stdout.write(`${dir}: touched ${n} files\n`);
     return 0;
   }
-  process.stderr.write('usage: gen-tree.js gen DIR (tree10k|tree50k|FILES) [--seed N]\n'
+  process.stderr.write(`usage: gen-tree.js gen DIR (${Object.keys(TREES).join('|')}|FILES) [--seed N]\n`
     + '       gen-tree.js touch DIR [--percent P] [--seed N]\n');
   return 1;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local (no network) benchmark: the real csync2 against ours on the same generated trees.
 #
-#   bench/local.sh [tree10k] [tree50k]        (default: both; needs `make build`)
+#   bench/local.sh [tree10k] [tree50k] [flat10k|dirs3k|odd5k]   (default: tree10k tree50k; needs `make build`)
 #
 # For each tree, each implementation gets its own copy of the tree (cp -a: same names, sizes,
 # mtimes) and its own database, and one run of each case is timed with /usr/bin/time:

@@ -6,6 +6,7 @@
 # from bin/csync2-cert). Cases, each a `csync2 -uv` of the real client against a one-shot
 # (`-iii`) daemon started under /usr/bin/time:
 #   tree10k new       bench/gen-tree tree10k (10k files, ~330 dirs) onto an empty server
+#                     (--tree NAME: another bench/gen-tree shape, e.g. flat10k, dirs3k, odd5k)
 #   200MB new         one 200 MiB random file, new on the server
 #   200MB 1MB changed the same file with 1 MiB overwritten in the middle (SIG, delta, PATCH)
 # The client's check (-cr) runs before each push and is not timed. Every run starts from empty
@@ -13,17 +14,19 @@
 # of RUNS client wall times, the ratio ours/real, and the daemon's max RSS (its worst run).
 # After each run the server trees are compared with the client's (contents, modes, mtimes).
 #
-#   bench/daemon/run.sh [--runs N] [--keep]        (needs a build: npx tsc -p tsconfig.json)
+#   bench/daemon/run.sh [--runs N] [--keep] [--tree NAME]     (needs `make build`)
 #   DAEMON_BENCH_DIR=/some/dir to work elsewhere than $TMPDIR.
 set -euo pipefail
 
 RUNS=3
 KEEP=0
+TREE=tree10k
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    *) echo "usage: $0 [--runs N] [--keep]" >&2; exit 2 ;;
+    --tree) TREE=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--keep] [--tree NAME]" >&2; exit 2 ;;
   esac
 done
 
@@ -36,7 +39,7 @@ GEN=$ROOT/dist/bench/gen-tree.js
 for tool in "$REAL" "$TIME"; do
   [ -x "$tool" ] || { echo "bench/daemon: $tool is missing (apt-get install csync2 time)" >&2; exit 1; }
 done
-[ -f "$GEN" ] || { echo "bench/daemon: build first (npx tsc -p tsconfig.json)" >&2; exit 1; }
+[ -f "$GEN" ] || { echo "bench/daemon: build first (make build)" >&2; exit 1; }
 
 WORK=$(mktemp -d "${DAEMON_BENCH_DIR:-${TMPDIR:-/tmp}}/csync2-ts-daemon-bench.XXXXXX")
 DAEMON_PID=
@@ -81,7 +84,7 @@ mkhost "$B" "$WORK/b"
 # --- the data ----------------------------------------------------------------
 SRC=$WORK/src
 mkdir -p "$SRC"
-node "$GEN" gen "$SRC/tree10k" tree10k > /dev/null
+node "$GEN" gen "$SRC/$TREE" "$TREE" > /dev/null
 dd if=/dev/urandom of="$SRC/big.bin" bs=1M count=200 iflag=fullblock status=none
 cp "$SRC/big.bin" "$SRC/big.changed"
 dd if=/dev/urandom of="$SRC/big.changed" bs=1M count=1 seek=100 conv=notrunc status=none
@@ -125,8 +128,10 @@ push() {
 
 same_trees() { # the server holds what the client holds (contents, modes, owners, file mtimes)
   local a b
-  a=$(cd "$WORK/a/data" && find . -printf '%p %y %m %u %g %s %T@\n' | sed 's/\.[0-9]*$//' | awk '$2 == "d" {$7 = ""} 1' | sort)
-  b=$(cd "$WORK/b/data" && find . -printf '%p %y %m %u %g %s %T@\n' | sed 's/\.[0-9]*$//' | awk '$2 == "d" {$7 = ""} 1' | sort)
+  # The path goes last (names may hold spaces); whole seconds; no mtime for directories.
+  local listing='{ split($6, t, "."); $6 = ($1 == "d") ? "" : t[1]; print }'
+  a=$(cd "$WORK/a/data" && find . -printf '%y %m %u %g %s %T@ %p\n' | awk "$listing" | sort)
+  b=$(cd "$WORK/b/data" && find . -printf '%y %m %u %g %s %T@ %p\n' | awk "$listing" | sort)
   [ "$a" = "$b" ] || { echo "bench/daemon: trees differ after the $1 run" >&2; diff <(echo "$a") <(echo "$b") | head >&2; exit 1; }
   cmp -s "$WORK/a/data/big.bin" "$WORK/b/data/big.bin" || { echo "bench/daemon: big.bin differs ($1)" >&2; exit 1; }
 }
@@ -135,9 +140,9 @@ one_run() { # IMPL
   local impl=$1
   rm -rf "$WORK/a/data" "$WORK/b/data" "$WORK/a/db" "$WORK/b/db"
   mkdir -p "$WORK/a/data" "$WORK/b/data" "$WORK/a/db" "$WORK/b/db"
-  cp -a "$SRC/tree10k" "$WORK/a/data/tree10k"
+  cp -a "$SRC/$TREE" "$WORK/a/data/$TREE"
   client -cr "$WORK/a/data" > /dev/null 2>&1
-  push "$impl" tree10k
+  push "$impl" "$TREE"
   cp -a "$SRC/big.bin" "$WORK/a/data/big.bin"
   client -cr "$WORK/a/data" > /dev/null 2>&1
   push "$impl" 200MB-new
@@ -155,7 +160,7 @@ done
 # --- the table -----------------------------------------------------------------
 printf '\nREAL csync2 client -> daemon, TLS, best of %s runs (client wall time), daemon max RSS\n' "$RUNS"
 printf '%-16s %10s %10s %7s %14s %14s\n' case real_s ours_s ratio real_rss_MB ours_rss_MB
-for c in tree10k 200MB-new 200MB-changed; do
+for c in "$TREE" 200MB-new 200MB-changed; do
   r=${BEST[real/$c]} o=${BEST[ours/$c]}
   printf '%-16s %10.2f %10.2f %7.2f %14.1f %14.1f\n' "$c" "$r" "$o" "$(echo "$o / $r" | bc -l)" \
     "$(echo "${RSS[real/$c]} / 1024" | bc -l)" "$(echo "${RSS[ours/$c]} / 1024" | bc -l)"

@@ -4,7 +4,7 @@
 # on the same generated trees, in one run; prints seconds, the ratio to real->real, the
 # client's max RSS and the bytes on the wire (loopback counters, both directions).
 #
-#   bench/update/run.sh [tree10k] [tree50k] [big]     (default: tree10k big; needs `make build`)
+#   bench/update/run.sh [tree10k] [tree50k] [big] [flat10k|dirs3k|odd5k]   (default: tree10k big; needs `make build`)
 #
 # Cases per tree: initial push (server empty), then 1% of the files rewritten and pushed.
 # `big`: a 200 MiB file pushed to an empty server, then 1 MiB of it changed in ten places and

@@ -37,3 +37,23 @@ test('the same seed gives the same tree; touch changes the same files on both co
   assert.equal(changed.length, 6, changed.join('\n'));
   assert.ok(changed.every((line) => / mtime /.test(line)));
 });
+
+test('the other shapes: one flat directory, many deep directories, odd names', async () => {
+  const flat = join(scratch, 'flat');
+  assert.equal(generateTree(flat, { files: 300, seed: 1, perDir: [300, 300] }).dirs, 1);
+  assert.ok(listFiles(flat).every((p) => p.split('/').length === 2), 'every file directly below the root');
+
+  const dirs = join(scratch, 'dirs');
+  const rd = generateTree(dirs, { files: 200, seed: 2, perDir: [0, 2], maxDepth: 40 });
+  assert.equal(rd.files, 200);
+  assert.equal(rd.dirs, 200);
+  const deepest = Math.max(...(await treeSnapshot(dirs)).map((e) => e.path.split('/').length));
+  assert.ok(deepest > 7, `directories nest deeper than tree10k's 5 levels (${deepest})`);
+
+  const odd = join(scratch, 'odd');
+  generateTree(odd, { files: 300, seed: 3, names: 'odd' });
+  const names = listFiles(odd);
+  assert.equal(names.length, 300);
+  assert.ok(names.some((p) => /[^\x00-\x7f]/.test(p)), 'names outside ASCII');
+  assert.ok(names.some((p) => p.includes('%')) && names.some((p) => p.includes("'")), 'names with % and quotes');
+});
