@@ -9,6 +9,7 @@ import type { BStr } from '../util/bytes.js';
 import { CsyncError, strerror } from '../util/errors.js';
 import { log, type DebugSink } from '../util/log.js';
 import { resolveName, resolvePort, ResolveError, type ResolvedAddress } from './resolve.js';
+import { keepPeerAlive } from './keepalive.js';
 
 // The daemon's HELLO check needs these too; one import site for "where is the peer".
 export { addressMatches, resolveAddresses, ResolveError } from './resolve.js';
@@ -108,6 +109,7 @@ function tcpConnect(a: ResolvedAddress, port: number, localAddress: string | und
     sock.once('error', onError);
     sock.once('connect', () => {
       sock.off('error', onError);
+      keepPeerAlive(sock);
       resolve(sock);
     });
   });

@@ -25,6 +25,7 @@ import { stderrWireTap, type WireTap } from '../protocol/wiredump.js';
 import { Connection } from './connection.js';
 import { resolveName, resolvePort, ResolveError } from './resolve.js';
 import { LISTEN_BACKLOG, adoptEarlyListener, dropEarlyListener } from './early-listen.js';
+import { keepPeerAlive } from './keepalive.js';
 
 export type SessionHandler = (conn: Connection) => Promise<void>;
 
@@ -145,9 +146,11 @@ export function inetdConnection(opts: InetdOptions = {}): Connection {
     if (sameFile(inFd, outFd, st)) {
       const sock = new net.Socket({ fd: inFd, readable: true, writable: true });
       sock.setNoDelay(true);
+      keepPeerAlive(sock);
       return new Connection(sock, { peerIp: sock.remoteAddress ?? null, peerPort: sock.remotePort ?? null, tap });
     }
     const input = new net.Socket({ fd: inFd, readable: true, writable: false });
+    keepPeerAlive(input);
     return Connection.fromPair(input, writableFd(outFd),
       { peerIp: input.remoteAddress ?? null, peerPort: input.remotePort ?? null, tap });
   }
@@ -302,6 +305,7 @@ async function runSession(sock: net.Socket, opts: ServeOptions, handler: Session
   defaultId: (conn: Connection) => number): Promise<void> {
   const peerIp = sock.remoteAddress ?? null;
   const peerPort = sock.remotePort ?? null;
+  keepPeerAlive(sock);
   const tap = opts.tapFactory ? opts.tapFactory() : stderrWireTap();
   const conn = new Connection(sock, { peerIp, peerPort, tap });
   const sessionId = (opts.sessionId ?? defaultId)(conn);
