@@ -173,6 +173,26 @@ describe('hostile peers: the byte stream', () => {
     assert.deepEqual(await tempFiles(h), []);
   });
 
+  it('a session stalled in the middle of a PATCH holds no database lock: a local check and a push go on', async () => {
+    const peer = await h.session();
+    try {
+      await patchStart(peer, 'big.bin');
+      const d = literalDelta(bigContent(3));
+      peer.send(Buffer.concat([Buffer.from(`octet-stream ${d.length}\n`), d.subarray(0, d.length >> 1)]));
+      await sleep(1500); // past the daemon's idle commit
+      await h.server.write('checked-meanwhile.txt', 'local change\n', 0o644);
+      const r = await h.server.run(['-cr', h.server.path('')], { timeoutMs: 20_000 });
+      assert.equal(r.code, 0, r.stderr.toString('latin1'));
+      assert.doesNotMatch(r.stderr.toString('latin1'), /locked|busy/i);
+      assert.ok((await h.server.sql(`SELECT count(*) FROM file WHERE filename LIKE '%checked-meanwhile.txt'`))[0]?.[0] === '1',
+        'the local check recorded its file');
+      await assertStillServing(h, 'stalled-patch');
+    } finally {
+      peer.destroy();
+    }
+    await assertIntact('stalled PATCH, then cut');
+  });
+
   it('200 idle connections (100 raw, 100 identified over TLS); a real client still syncs, the idle ones still answer', async () => {
     const { client, server } = h;
     const idle: RawPeer[] = [];
