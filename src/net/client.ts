@@ -25,6 +25,7 @@ import { ConnectError, connectToPeer, connectionFailedMessage } from './connect.
 import { Connection } from './connection.js';
 import { CLIENT_NO_CERT, CLIENT_WRONG_CERT, checkPeerCert } from './pin.js';
 import { loadTlsCredentials } from './tls.js';
+import { PEER_TIMEOUT_ENV, peerTimeoutMs } from './peer-timeout.js';
 
 export { connectionFailedMessage };
 
@@ -176,6 +177,9 @@ export async function connectToHost(o: HostConnectOptions): Promise<PeerLink | n
     : null;
   const conn = new Connection(socket, { peerIp: socket.remoteAddress ?? null, peerPort: socket.remotePort ?? null, tap });
   link = new PeerLink(conn, o.peer, out, errors, baseTap);
+  const silentMs = peerTimeoutMs();
+  conn.dropWhenSilent(silentMs, () =>
+    out.debug(0, `ERROR: Peer ${o.peer} sent nothing for ${silentMs / 1000} s (${PEER_TIMEOUT_ENV}): connection dropped.`));
 
   try {
     if (ssl) {

@@ -12,6 +12,7 @@ import { LineReader } from '../protocol/linereader.js';
 import { LineWriter } from '../protocol/linewriter.js';
 import type { WireTap } from '../protocol/wiredump.js';
 import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN_V3, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
+import { watchSilence } from './peer-timeout.js';
 
 export interface ConnectionInit {
   /**
@@ -39,6 +40,8 @@ export class Connection {
   private stream: Duplex;
   private tlsSocket: TLSSocket | null = null;
   private readonly tap: WireTap | null;
+  /** The silence watch of dropWhenSilent(), moved to the TLS socket by an upgrade. */
+  private silence: { ms: number; onTimeout: () => void; cancel: () => void } | null = null;
 
   constructor(stream: Duplex, init: ConnectionInit) {
     this.stream = stream;
@@ -75,6 +78,12 @@ export class Connection {
   /** Convenience: send one line (LF appended). */
   sendLine(text: BStr): Promise<void> {
     return this.writer.sendLine(text);
+  }
+
+  /** Drop the connection after `ms` without traffic (peer-timeout.ts); `onTimeout` says why first. */
+  dropWhenSilent(ms: number, onTimeout: () => void): void {
+    this.silence?.cancel();
+    this.silence = { ms, onTimeout, cancel: watchSilence(this.socket, ms, onTimeout) };
   }
 
   /** Server role after `OK (activating_ssl).` was sent. Rejects with FatalError on failure. */
@@ -131,6 +140,11 @@ export class Connection {
 
   private attach(tlsSocket: TLSSocket): void {
     this.tlsSocket = tlsSocket;
+    // The plain socket sees no traffic of its own once TLS runs on it.
+    if (this.silence) {
+      this.silence.cancel();
+      this.silence.cancel = watchSilence(tlsSocket, this.silence.ms, this.silence.onTimeout);
+    }
     this.reader = new LineReader(tlsSocket, { tap: this.tap });
     this.writer = new LineWriter(tlsSocket, { tap: this.tap });
   }
