@@ -5,7 +5,8 @@
  * `csync2 -x` would wait for it for ever, and a daemon would keep the session. With it the
  * kernel starts probing after a minute of silence and ends the connection when the probes go
  * unanswered (how often and how many: net.ipv4.tcp_keepalive_intvl and _probes). A live but
- * slow peer answers the probes, so nothing is cut short however long it takes.
+ * slow peer answers the probes, so keepalive never cuts it short (a peer that is there but stuck
+ * is peer-timeout.ts's part).
  */
 import type { Socket } from 'node:net';
 

@@ -13,12 +13,15 @@ import type { Duplex } from 'node:stream';
 
 export const PEER_TIMEOUT_ENV = 'CSYNC2_TS_PEER_TIMEOUT';
 export const DEFAULT_PEER_TIMEOUT_S = 1800;
+/** Node's timers take at most this (a longer one would fire at once); ~24.8 days is for ever here. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The timeout in milliseconds (0: none); a value that is not a number of seconds >= 0 is ignored. */
 export function peerTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[PEER_TIMEOUT_ENV];
   const s = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
-  return (Number.isFinite(s) && s >= 0 ? s : DEFAULT_PEER_TIMEOUT_S) * 1000;
+  const ms = (Number.isFinite(s) && s >= 0 ? s : DEFAULT_PEER_TIMEOUT_S) * 1000;
+  return ms > MAX_TIMER_MS ? 0 : Math.round(ms);
 }
 
 /**

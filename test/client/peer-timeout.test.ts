@@ -31,11 +31,13 @@ after(() => c.cleanup());
 const dirtyFor = async (peer: TestHost): Promise<string[]> =>
   (await a.sql(`SELECT filename FROM dirty WHERE peername = '${peer.name}' ORDER BY filename`)).map((r) => r[0]!);
 
-test('the timeout: seconds from the environment, 0 = none, 30 minutes by default', () => {
+test('the timeout: seconds from the environment, 0 or more than a timer holds = none, 30 minutes by default', () => {
   assert.equal(peerTimeoutMs({}), 1_800_000);
   assert.equal(peerTimeoutMs({ [PEER_TIMEOUT_ENV]: '2' }), 2000);
   assert.equal(peerTimeoutMs({ [PEER_TIMEOUT_ENV]: '0' }), 0);
   for (const bad of ['', 'soon', '-5']) assert.equal(peerTimeoutMs({ [PEER_TIMEOUT_ENV]: bad }), 1_800_000, bad);
+  // Beyond what a node timer takes (it would fire at once): no timeout.
+  assert.equal(peerTimeoutMs({ [PEER_TIMEOUT_ENV]: String(10 ** 9) }), 0);
 });
 
 test('a peer that accepts and never answers is dropped; the other peer is served', async () => {
