@@ -8,35 +8,27 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createCluster, type Cluster, type TestHost } from '../helpers/index.js';
+import { createCluster, silentListener, type Cluster, type SilentListener, type TestHost } from '../helpers/index.js';
 import { resolveDatabase } from '../../src/db/location.js';
 import { StateStore } from '../../src/db/store.js';
 
 let c: Cluster;
 let client: TestHost;
-let silent: Server;
-const held: Socket[] = [];
-let connected: (() => void) | null = null;
+let silent: SilentListener;
 
 before(async () => {
   c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
   client = c.hosts[0]!;
   const peer = c.hosts[1]!;
   // The peer's address and port, but nobody answers: the client waits there with its db open.
-  silent = createServer((sock) => {
-    held.push(sock);
-    connected?.();
-  });
-  await new Promise<void>((resolve) => silent.listen(peer.port, peer.name, resolve));
+  silent = await silentListener(peer.name, peer.port);
   for (let i = 0; i < 50; i++) await client.write(`f${i}.txt`, `file ${i}\n`);
 });
 
 after(async () => {
-  for (const s of held) s.destroy();
-  await new Promise<void>((resolve) => silent.close(() => resolve()));
+  await silent.close();
   await c.cleanup();
 });
 
@@ -46,7 +38,7 @@ function mapsShow(maps: string, dbFile: string): boolean {
 
 /** Is the client's database file mapped while `args` waits for the silent peer? */
 async function mappedWhileWaiting(args: string[]): Promise<boolean> {
-  const reached = new Promise<true>((resolve) => { connected = () => resolve(true); });
+  const reached = silent.nextConnection().then(() => true as const);
   const proc = client.spawn(args);
   const first = await Promise.race([reached, proc.exited]);
   if (first !== true) assert.fail(`${args.join(' ')} exited before connecting: ${first.stderr.toString()}`);

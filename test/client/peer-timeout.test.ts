@@ -8,12 +8,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PEER_TIMEOUT_ENV, peerTimeoutMs } from '../../src/net/peer-timeout.js';
 import { isOurTempName } from '../../src/fs/tempname.js';
-import { createCluster, formatRun, type Cluster, type TestHost } from '../helpers/index.js';
+import { createCluster, formatRun, silentListener, sleep, type Cluster, type TestHost } from '../helpers/index.js';
 
 let c: Cluster;
 let a: TestHost;
@@ -41,9 +39,7 @@ test('the timeout: seconds from the environment, 0 or more than a timer holds = 
 });
 
 test('a peer that accepts and never answers is dropped; the other peer is served', async () => {
-  const held: Socket[] = [];
-  const silent: Server = createServer((s) => { s.on('error', () => undefined); held.push(s); });
-  await new Promise<void>((resolve) => silent.listen(stuck.port, stuck.name, resolve));
+  const silent = await silentListener(stuck.name, stuck.port);
   const daemon = await good.startDaemon({ verbose: 0 });
   try {
     await a.write('both.txt', 'for both peers\n');
@@ -60,8 +56,7 @@ test('a peer that accepts and never answers is dropped; the other peer is served
     assert.ok((await dirtyFor(stuck)).some((f) => f.endsWith('/both.txt')), 'the stuck peer keeps its row');
   } finally {
     await daemon.stop();
-    for (const s of held) s.destroy();
-    await new Promise<void>((resolve) => silent.close(() => resolve()));
+    await silent.close();
   }
 });
 

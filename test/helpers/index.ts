@@ -53,7 +53,7 @@ export {
   type SyncOnceOptions, type SyncResult,
 } from './cluster.js';
 export { hostCertificate } from './certs.js';
-export { allocateSubnet, findFreePort, isListening, sleep, type Subnet } from './net.js';
+export { allocateSubnet, findFreePort, isListening, procNetKey, silentListener, sleep, type SilentListener, type Subnet } from './net.js';
 export { OUR_CSYNC2, OUR_ENTRY, REAL_CSYNC2, REPO_ROOT, SQLITE3, implCommand, type Impl } from './paths.js';
 export {
   DEFAULT_TIMEOUT_MS, ProcessTracker, RunTimeoutError, TrackedProcess, onTestProcessExit, processesMentioning,

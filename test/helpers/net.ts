@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -159,7 +159,8 @@ export async function findFreePort(addresses: string[]): Promise<number> {
 }
 
 /** `127.0.0.1:30865` as it appears in /proc/net/tcp: `0100007F:7891`. */
-function procNetKey(address: string, port: number): string {
+/** An IPv4 address and port as /proc/net/tcp writes them (little-endian hex address, hex port). */
+export function procNetKey(address: string, port: number): string {
   const hex = address.split('.').map((p) => Number(p).toString(16).toUpperCase().padStart(2, '0')).reverse().join('');
   return `${hex}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
 }
@@ -196,4 +197,38 @@ export async function isListening(address: string, port: number): Promise<boolea
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A listener that accepts and never answers (a peer that is there but stuck), and what it accepted. */
+export interface SilentListener {
+  /** Every connection accepted so far (errors on them are ignored: their other end gets killed). */
+  readonly accepted: Socket[];
+  /** The next connection it accepts. */
+  nextConnection(): Promise<Socket>;
+  /** Destroy the connections and stop listening. */
+  close(): Promise<void>;
+}
+
+export async function silentListener(address: string, port: number): Promise<SilentListener> {
+  const accepted: Socket[] = [];
+  let waiting: ((s: Socket) => void)[] = [];
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    accepted.push(s);
+    const w = waiting;
+    waiting = [];
+    for (const resolve of w) resolve(s);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, resolve);
+  });
+  return {
+    accepted,
+    nextConnection: () => new Promise<Socket>((resolve) => { waiting.push(resolve); }),
+    close: async () => {
+      for (const s of accepted) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

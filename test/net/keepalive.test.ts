@@ -8,11 +8,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KEEPALIVE_IDLE_MS } from '../../src/net/keepalive.js';
-import { createCluster, type Cluster, type TestHost } from '../helpers/index.js';
+import { createCluster, procNetKey, silentListener, sleep, type Cluster, type TestHost } from '../helpers/index.js';
 import { implCommand } from '../helpers/paths.js';
 
 let c: Cluster;
@@ -36,12 +35,6 @@ after(async () => {
   for (const s of sockets) s.destroy();
   await c.cleanup();
 });
-
-/** /proc/net/tcp's `ADDR:PORT` (little-endian hex IPv4, big-endian hex port). */
-function procAddr(ip: string, port: number): string {
-  const hex = ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0').toUpperCase()).reverse().join('');
-  return `${hex}:${port.toString(16).padStart(4, '0').toUpperCase()}`;
-}
 
 interface TcpTimer { kind: number; dueMs: number }
 
@@ -85,7 +78,7 @@ test('control: an idle socket without keepalive shows no timer', async () => {
     const port = (server.address() as { port: number }).port;
     const s = held(connect({ host: peer.name, port, localAddress: client.name }));
     await new Promise((resolve) => s.once('connect', resolve));
-    const t = await timerAfter(procAddr(client.name, s.localPort!), procAddr(peer.name, port), 500);
+    const t = await timerAfter(procNetKey(client.name, s.localPort!), procNetKey(peer.name, port), 500);
     assert.equal(t.kind, 0, JSON.stringify(t));
   } finally {
     server.close();
@@ -94,20 +87,18 @@ test('control: an idle socket without keepalive shows no timer', async () => {
 
 test('a pushing client waiting for its peer keeps its connection alive', async () => {
   // The peer's address and port, but nobody answers: the client waits for the reply to SSL.
-  let inbound: Socket | null = null;
-  const silent: Server = createServer((s) => { inbound = held(s); });
-  await new Promise<void>((resolve) => silent.listen(peer.port, peer.name, resolve));
+  const silent = await silentListener(peer.name, peer.port);
+  const connected = silent.nextConnection();
   const proc = client.spawn(['-x']);
   try {
-    for (let i = 0; i < 250 && inbound === null; i++) await sleep(20);
-    assert.ok(inbound !== null, 'the client did not connect');
-    const s = inbound as Socket;
-    const t = await timerAfter(procAddr(client.name, s.remotePort!), procAddr(peer.name, peer.port));
+    const s = await Promise.race([connected, sleep(5000).then(() => null)]);
+    assert.ok(s !== null, 'the client did not connect');
+    const t = await timerAfter(procNetKey(client.name, s.remotePort!), procNetKey(peer.name, peer.port));
     assertKeepalive(t, 'client');
   } finally {
     proc.kill('SIGKILL');
     await proc.exited;
-    silent.close();
+    await silent.close();
   }
 });
 
@@ -116,7 +107,7 @@ test('a -ii daemon keeps an accepted connection alive while it waits for the cli
   try {
     const s = held(connect({ host: peer.name, port: peer.port, localAddress: client.name }));
     await new Promise((resolve) => s.once('connect', resolve));
-    const t = await timerAfter(procAddr(peer.name, peer.port), procAddr(client.name, s.localPort!));
+    const t = await timerAfter(procNetKey(peer.name, peer.port), procNetKey(client.name, s.localPort!));
     assertKeepalive(t, 'daemon');
   } finally {
     await daemon.stop();
@@ -136,7 +127,7 @@ test('-i keeps the inetd socket (fd 0/1) alive', async () => {
     inbound.destroy(); // the child holds its own copy
     await new Promise((resolve) => child.once('spawn', resolve));
     // The child sets it on the one socket both processes held.
-    const t = await timerAfter(procAddr(peer.name, port), procAddr(client.name, s.localPort!));
+    const t = await timerAfter(procNetKey(peer.name, port), procNetKey(client.name, s.localPort!));
     assertKeepalive(t, '-i');
   } finally {
     try {

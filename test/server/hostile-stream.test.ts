@@ -184,7 +184,7 @@ describe('hostile peers: the byte stream', () => {
       const r = await h.server.run(['-cr', h.server.path('')], { timeoutMs: 20_000 });
       assert.equal(r.code, 0, r.stderr.toString('latin1'));
       assert.doesNotMatch(r.stderr.toString('latin1'), /locked|busy/i);
-      assert.ok((await h.server.sql(`SELECT count(*) FROM file WHERE filename LIKE '%checked-meanwhile.txt'`))[0]?.[0] === '1',
+      assert.equal((await h.server.sql(`SELECT count(*) FROM file WHERE filename LIKE '%checked-meanwhile.txt'`))[0]?.[0], '1',
         'the local check recorded its file');
       await assertStillServing(h, 'stalled-patch');
     } finally {
