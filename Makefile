@@ -61,7 +61,7 @@ install: build
 	cp -r dist/src package.json node_modules $(DESTDIR)$(PREFIX)/lib/csync2-ts/
 	install -d $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist
 	rm -rf $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src && mv $(DESTDIR)$(PREFIX)/lib/csync2-ts/src $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src
-	install -m 644 dist/csync2.cjs $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/csync2.cjs
+	install -m 644 dist/csync2.cjs dist/csync2-main.cjs $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/
 	[ ! -f dist/launcher/csync2-prebind ] || install -D -m 755 dist/launcher/csync2-prebind $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/launcher/csync2-prebind
 	install -d $(DESTDIR)$(PREFIX)/lib/csync2-ts/bin
 	for b in bin/*; do sed -e '1,2s| node | $(NODE) |g' -e '1s| node$$| $(NODE)|' $$b > $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; chmod 755 $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; \

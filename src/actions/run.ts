@@ -12,6 +12,7 @@ import { log } from '../util/log.js';
 import { FatalError } from '../util/errors.js';
 import { toBuf, type BStr } from '../util/bytes.js';
 import type { StateStore } from '../db/store.js';
+import { importOutside } from '../util/import-outside.js';
 
 export async function runActions(store: StateStore): Promise<void> {
   // csync2 collects the (command, logfile) pairs by prepending too: they run in reverse SELECT order.
@@ -51,7 +52,7 @@ async function runShell(cmd: BStr, logfile: BStr): Promise<void> {
   }
   try {
     // Loaded here: child_process (and net with it) costs a run without actions ~8 ms to load.
-    const { spawn } = await import('node:child_process');
+    const { spawn } = await importOutside<typeof import('node:child_process')>('node:child_process');
     await new Promise<void>((resolve, reject) => {
       const child = spawn('/bin/sh', args, { stdio: [devNull, logFd, logFd] });
       child.on('error', (err) => reject(new FatalError(`ERROR: Waitpid returned error ${err.message}.`)));

@@ -7,24 +7,19 @@
  * still reads the same. Anything odd (no entry, another key, a file we did not
  * write, a broken entry) is a miss: the config is parsed as always.
  *
- * Where: $CSYNC2_TS_CACHE_DIR (empty or `off`: no cache), else
- * /var/cache/csync2-ts for root, else $XDG_CACHE_HOME/csync2-ts or
- * ~/.cache/csync2-ts. Only a directory and files owned by the effective user
- * and writable by nobody else are read.
+ * Where, and which files are trusted: util/private-cache.ts ($CSYNC2_TS_CACHE_DIR,
+ * /var/cache/csync2-ts for root; owned by us and writable by nobody else).
  */
-import {
-  closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync,
-  unlinkSync, writeSync,
-} from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { toBuf, type BStr } from '../util/bytes.js';
+import { cacheDir, nameHash, readPrivateFile, trustedDir, writePrivateFile } from '../util/private-cache.js';
 import { isCallList, type CallRecord } from './recording.js';
 
 /** Bumped when the entry layout or the recording format changes. */
 const FORMAT = 2;
 /** Entries kept; a miss that writes beyond this removes the oldest. */
 const MAX_ENTRIES = 64;
-const ENV = 'CSYNC2_TS_CACHE_DIR';
 
 /**
  * The files whose code decides what a parse records (a rebuild or upgrade invalidates every entry),
@@ -47,14 +42,6 @@ interface Entry {
   calls: CallRecord[];
 }
 
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
-  const set = env[ENV];
-  if (set !== undefined) return set === '' || set === 'off' ? null : set;
-  if (process.geteuid?.() === 0) return '/var/cache/csync2-ts';
-  const base = env.XDG_CACHE_HOME || (env.HOME ? `${env.HOME}/.cache` : '');
-  return base ? `${base}/csync2-ts` : null;
-}
-
 let parserStamp: string | null = null;
 
 /** Size and modification time of the parser's files, as one string. */
@@ -70,28 +57,9 @@ function stampOfParser(): string {
 
 const base64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
-/** The entry's name: two FNV-1a hashes of the config's path (two paths that share one just take turns). */
+/** The entry's name: a hash of the config's path (two paths that share one just take turns). */
 function entryPath(dir: string, file: string): string {
-  let a = 0x811c9dc5;
-  let b = 0x050c5d1f;
-  for (let i = 0; i < file.length; i++) {
-    const c = file.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x01000193);
-  }
-  const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
-  return `${dir}/cfg-${hex(a)}${hex(b)}.json`;
-}
-
-/** Ours alone: owned by the effective user, writable by nobody else. */
-function ownedAndPrivate(st: { uid: number; mode: number }): boolean {
-  const euid = process.geteuid?.();
-  return (euid === undefined || st.uid === euid) && (st.mode & 0o022) === 0;
-}
-
-function trustedDir(dir: string): boolean {
-  const st = lstatSync(dir, { throwIfNoEntry: false });
-  return st !== undefined && st.isDirectory() && ownedAndPrivate(st);
+  return `${dir}/cfg-${nameHash(file)}.json`;
 }
 
 /** The recorded calls for the config `file` with content `bytes`, or null (no current entry). Never throws. */
@@ -100,16 +68,9 @@ export function lookupParse(file: string, bytes: Uint8Array, env: NodeJS.Process
   if (dir === null) return null;
   try {
     if (!trustedDir(dir)) return null;
-    const fd = openSync(entryPath(dir, file), C.O_RDONLY | C.O_NOFOLLOW);
-    let text: string;
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || !ownedAndPrivate(st)) return null;
-      text = readFileSync(fd, 'utf8');
-    } finally {
-      closeSync(fd);
-    }
-    const e = JSON.parse(text) as Entry;
+    const text = readPrivateFile(entryPath(dir, file));
+    if (text === null) return null;
+    const e = JSON.parse(text.toString('utf8')) as Entry;
     if (e.format !== FORMAT || e.stamp !== stampOfParser() || e.file !== file || e.config !== base64(bytes)
       || !Array.isArray(e.includes) || !isCallList(e.calls)) return null;
     // Includes are opened as the scanner opens them (relative to the working directory).
@@ -128,21 +89,10 @@ export function storeParse(file: string, bytes: Uint8Array, includes: [BStr, Uin
   const dir = cacheDir(env);
   if (dir === null) return;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (!trustedDir(dir)) return;
     const entry: Entry = {
       format: FORMAT, stamp: stampOfParser(), file, config: base64(bytes), includes: includes.map(([n, b]) => [n, base64(b)]), calls,
     };
-    const path = entryPath(dir, file);
-    const tmp = `${path}.${process.pid}.tmp`;
-    const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
-    try {
-      writeSync(fd, JSON.stringify(entry));
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    prune(dir);
+    if (writePrivateFile(dir, entryPath(dir, file), [Buffer.from(JSON.stringify(entry))])) prune(dir);
   } catch {
     // read-only file system, a foreign directory, a full disk: parse every time
   }

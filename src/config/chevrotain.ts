@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importOutside } from '../util/import-outside.js';
 
 export type Chevrotain = typeof import('chevrotain');
 
@@ -26,11 +27,11 @@ async function importChevrotain(): Promise<Chevrotain> {
   try {
     const entry = createRequire(import.meta.url).resolve('chevrotain');
     const bundle = join(dirname(entry), '..', 'chevrotain.min.mjs');
-    if (existsSync(bundle)) return (await import(pathToFileURL(bundle).href)) as Chevrotain;
+    if (existsSync(bundle)) return await importOutside<Chevrotain>(pathToFileURL(bundle).href);
   } catch {
     // use the package entry below
   }
-  return import('chevrotain');
+  return importOutside<Chevrotain>('chevrotain');
 }
 
 export function loadChevrotain(): Promise<Chevrotain> {

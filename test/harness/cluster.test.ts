@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import {
-  DaemonStartError, OUR_ENTRY, REAL_CSYNC2, RunTimeoutError, createCluster, diffTrees, processesMentioning,
-  syncOnce, type Cluster,
+  DaemonStartError, REAL_CSYNC2, RunTimeoutError, createCluster, diffTrees, processesMentioning,
+  implCommand, syncOnce, type Cluster,
 } from '../helpers/index.js';
 
 describe('two real hosts over TLS', () => {
@@ -163,7 +163,7 @@ describe('process hygiene', () => {
       assert.equal(real.code, 0, real.stderr.toString());
       assert.ok(existsSync(host.dbPath()));
       const ours = await host.run(args, { impl: 'ours' });
-      assert.deepEqual(ours.argv, [process.execPath, OUR_ENTRY, '-N', host.name, '-D', host.dbDir, '-p', String(host.port), ...args]);
+      assert.deepEqual(ours.argv, [...implCommand('ours'), '-N', host.name, '-D', host.dbDir, '-p', String(host.port), ...args]);
     } finally {
       await cluster.cleanup();
     }

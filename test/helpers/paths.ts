@@ -9,16 +9,19 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 export const REAL_CSYNC2 = '/usr/sbin/csync2';
 /** Our launcher (bin/csync2 -> dist/csync2.cjs, or dist/src/cli/main.js without the bundle). */
 export const OUR_CSYNC2 = resolve(REPO_ROOT, 'bin', 'csync2');
-/** What bin/csync2 runs: the one-file build of dist/src (scripts/bundle.mjs; `make build` makes it). */
+/** What bin/csync2 runs: the loader (src/launcher/start.ts) of the one-file build of dist/src (scripts/bundle.mjs; `make build` makes both). */
 export const OUR_ENTRY = resolve(REPO_ROOT, 'dist', 'csync2.cjs');
 export const SQLITE3 = '/usr/bin/sqlite3';
 
 export type Impl = 'ours' | 'real';
 
-/** The argv prefix that starts one implementation (ours runs under the node running the tests). */
+/**
+ * The argv prefix that starts one implementation (ours runs under the node running the tests, with
+ * the flag bin/csync2 gives every mode that lets dist/csync2.cjs use its code cache).
+ */
 export function implCommand(impl: Impl): string[] {
   if (impl === 'ours') checkEntryFresh();
-  return impl === 'real' ? [REAL_CSYNC2] : [process.execPath, OUR_ENTRY];
+  return impl === 'real' ? [REAL_CSYNC2] : [process.execPath, '--verify-snapshot-checksum', OUR_ENTRY];
 }
 
 let entryChecked = false;

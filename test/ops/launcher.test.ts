@@ -1,6 +1,6 @@
 /**
  * bin/csync2 started as a command, as the installed command, the units and scripts start it (the
- * other tests run `node dist/csync2.cjs`, what it starts): node starts without NODE_EXTRA_CA_CERTS (a CA bundle it would
+ * other tests run `node --verify-snapshot-checksum dist/csync2.cjs`, what it starts): node starts without NODE_EXTRA_CA_CERTS (a CA bundle it would
  * read at every start for nothing: csync2 pins peer certificates), and the actions csync2 runs get
  * the variable back as it was; a daemon started in the background serves a real csync2 client
  * started at the same moment (the native pre-binder listens before node starts), as csync2's own
@@ -62,12 +62,13 @@ test('a daemon started in the background serves a real client started at the sam
   }
 });
 
-test('node\'s flags: a small young generation for client and local modes (a plain -u without --optimize-for-size), node\'s defaults for the daemon', async () => {
+test('node\'s flags: a small young generation for client and local modes (a plain -u without --optimize-for-size), node\'s defaults for the daemon; always the code cache\'s checksum', async () => {
   const dir = await mkdtemp(`${tmpdir()}/launcher-flags-`);
   try {
     const argsOf = await standInNode(dir, OUR_CSYNC2);
-    const small = ['--max-semi-space-size=2', '--optimize-for-size'];
-    const push = ['--max-semi-space-size=4', '--heap-growing-percent=20'];
+    const sum = '--verify-snapshot-checksum';
+    const small = [sum, '--max-semi-space-size=2', '--optimize-for-size'];
+    const push = [sum, '--max-semi-space-size=4', '--heap-growing-percent=20'];
     const flagsOf = (argv: string[]): string[] => argv.slice(0, argv.findIndex((a) => a.endsWith('/bin/csync2') || a.endsWith('/dist/csync2.cjs')));
     assert.deepEqual(flagsOf(await argsOf(['-xv'])), small);
     assert.deepEqual(flagsOf(await argsOf(['-Cmain', '-x'])), small, '-C takes the rest of the word as its value');
@@ -80,7 +81,7 @@ test('node\'s flags: a small young generation for client and local modes (a plai
     const port = String(20000 + Math.floor(Math.random() * 20000));
     for (const daemon of [['-iii'], ['-vi'], ['-ii', '-Cmain']]) {
       const argv = await argsOf([...daemon, '-N', '127.0.0.1', '-p', port]);
-      assert.deepEqual(flagsOf(argv), [], daemon.join(' '));
+      assert.deepEqual(flagsOf(argv), [sum], daemon.join(' '));
       assert.deepEqual(argv.slice(-5), [...daemon, '-N', '127.0.0.1', '-p', port].slice(-5));
     }
   } finally {
