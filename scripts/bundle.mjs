@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Bundles the compiled CLI (dist/src/cli/main.js, tsc's ES modules) into one CommonJS
 // file, dist/csync2-main.cjs, and the loader bin/csync2 runs, dist/csync2.cjs, which
-// compiles that file with a V8 code cache (src/launcher/start.ts says why). Why one file: every csync2 start (each cron run,
-// each -T, each inetd connection) loads ~20 of our modules; node's ES-module loader
-// resolves, links and namespaces each of them, and one CommonJS file starts ~25 ms
-// faster (no-op `-u`, best of 12: 135 -> 112 ms; measured in the stop 18 note).
+// compiles that file with a V8 code cache (src/launcher/start.ts says why).
+// Why one file: every csync2 start (each cron run, each -T, each inetd connection)
+// loads ~20 of our modules; node's ES-module loader resolves, links and namespaces
+// each of them, and one CommonJS file starts ~25 ms faster (no-op `-u`, best of 12:
+// 135 -> 112 ms; measured in the stop 18 note).
 // The modules a mode loads late (dynamic import) stay late: esbuild wraps them in
 // init functions that run on first import.
 //

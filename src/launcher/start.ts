@@ -1,16 +1,19 @@
 /**
  * dist/csync2.cjs, what bin/csync2 starts: it compiles the one-file build dist/csync2-main.cjs
  * (scripts/bundle.mjs) with a V8 code cache and runs it. Compiling ~0.5 MB of JavaScript costs
- * every start 12-18 ms here, at every cron run, every -T and every connection inetd hands to -i;
- * with the cache a no-op `-cr` starts ~20 ms sooner (median of 50: 126 -> 106 ms).
+ * every start 12-18 ms here (3-5 ms from the cache), at every cron run, every -T and every
+ * connection inetd hands to -i. Measured on this noisy VM, medians of 20-50 interleaved runs:
+ * `-cr` of a one-file tree 6-20 ms sooner (99 -> 93 ms at best), of tree10k with nothing
+ * changed 411 -> 387 ms, `-T` 210 -> 200 ms, a 1%-touched tree10k push 345 -> 323 ms.
  *
  * The cache lives in the private cache directory (util/private-cache.ts), one file per build
  * path and node flag set (V8 refuses a cache made under other flags, and bin/csync2 picks flags
  * per mode). After a miss it is written as the process exits, so it holds the functions that run
- * compiled, not just the top level (which saves ~15 ms). An entry counts only when its header
+ * compiled, not just the top level (a quarter more saved). An entry counts only when its header
  * names this node, these flags and this build file exactly as it is now (size, times, inode):
- * V8 itself checks little more than the source's length; its checksum is turned on below.
- * Anything odd is a miss, and without a cache directory the build is compiled as always.
+ * V8 itself checks little more than the source's length, and its checksum only when asked
+ * (CHECKSUM_FLAG). Anything odd is a miss, and without a cache directory the build runs
+ * through node's own loader as always.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
