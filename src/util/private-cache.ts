@@ -6,7 +6,9 @@
  * Where: $CSYNC2_TS_CACHE_DIR (empty or `off`: no cache), else /var/cache/csync2-ts
  * for root, else $XDG_CACHE_HOME/csync2-ts or ~/.cache/csync2-ts.
  */
-import { closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync,
+} from 'node:fs';
 
 const ENV = 'CSYNC2_TS_CACHE_DIR';
 
@@ -55,7 +57,8 @@ export function readPrivateFile(path: string): Buffer | null {
 
 /**
  * Replaces `path` (in `dir`) with `chunks` at once: a private temp file renamed over it, so a
- * reader sees the old file or the new one, never a part. False when `dir` is not ours. Throws on I/O errors.
+ * reader sees the old file or the new one, never a part. False when `dir` is not ours. Throws on
+ * I/O errors, after removing its temp file (a full disk must not fill up further with them).
  */
 export function writePrivateFile(dir: string, path: string, chunks: Uint8Array[]): boolean {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -63,10 +66,17 @@ export function writePrivateFile(dir: string, path: string, chunks: Uint8Array[]
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600);
   try {
-    for (const chunk of chunks) writeSync(fd, chunk);
-  } finally {
-    closeSync(fd);
+    try {
+      for (const chunk of chunks) {
+        for (let at = 0; at < chunk.length;) at += writeSync(fd, chunk, at);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, path);
   return true;
 }

@@ -2,12 +2,13 @@
  * The start-up loader's code cache (src/launcher/start.ts): a run that finds none leaves one in the
  * cache directory, later runs use it unchanged and print what a run without it prints; a file that
  * is damaged, made for another build or writable by others is not used (V8 would abort on damaged
- * bytes) but replaced, and the run still succeeds; without the checksum flag bin/csync2 passes,
- * no cache is read or made. Runs `node [flags] dist/csync2.cjs` as bin/csync2 does.
+ * bytes) but replaced, and the run still succeeds; a cache directory without room for it holds no
+ * half-written file afterwards; without the checksum flag bin/csync2 passes, no cache is read or made.
+ * The full directory is a small tmpfs: needs root (mount), as `make test` runs on CI. Runs `node [flags] dist/csync2.cjs` as bin/csync2 does.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OUR_ENTRY } from '../helpers/paths.js';
@@ -131,6 +132,25 @@ describe('the code cache', () => {
     assert.equal(r.stderr, plain.stderr);
     assert.notEqual(ident(file), before);
     assert.equal(statSync(file).mode & 0o777, 0o600);
+  });
+
+  it('a cache directory without room: the run succeeds and leaves no temp file', () => {
+    const dir = freshDir('full');
+    // Room for the config cache's entry (a few KiB), not for the code cache (~200 KiB).
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', dir], { stdio: 'pipe' });
+    try {
+      const plain = run('off', ['-vv', '-cr', data]);
+      for (let i = 0; i < 2; i++) {
+        const r = run(dir, ['-vv', '-cr', data]);
+        assert.equal(r.status, plain.status, r.stderr);
+        assert.equal(r.stderr, plain.stderr);
+        const names = readdirSync(dir);
+        assert.deepEqual(names.filter((n) => n.endsWith('.tmp') || n.startsWith('code-')), [], names.join(' '));
+        assert.ok(names.some((n) => n.startsWith('cfg-')), 'the small config entry fits');
+      }
+    } finally {
+      execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+    }
   });
 
   it('without the checksum flag no cache is read or made', () => {
