@@ -10,10 +10,10 @@
  * Where, and which files are trusted: util/private-cache.ts ($CSYNC2_TS_CACHE_DIR,
  * /var/cache/csync2-ts for root; owned by us and writable by nobody else).
  */
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { toBuf, type BStr } from '../util/bytes.js';
-import { cacheDir, nameHash, readPrivateFile, trustedDir, writePrivateFile } from '../util/private-cache.js';
+import { cacheDir, keepNewest, nameHash, readPrivateFile, trustedDir, writePrivateFile } from '../util/private-cache.js';
 import { isCallList, type CallRecord } from './recording.js';
 
 /** Bumped when the entry layout or the recording format changes. */
@@ -92,23 +92,8 @@ export function storeParse(file: string, bytes: Uint8Array, includes: [BStr, Uin
     const entry: Entry = {
       format: FORMAT, stamp: stampOfParser(), file, config: base64(bytes), includes: includes.map(([n, b]) => [n, base64(b)]), calls,
     };
-    if (writePrivateFile(dir, entryPath(dir, file), [Buffer.from(JSON.stringify(entry))])) prune(dir);
+    if (writePrivateFile(dir, entryPath(dir, file), [Buffer.from(JSON.stringify(entry))])) keepNewest(dir, 'cfg-', MAX_ENTRIES);
   } catch {
     // read-only file system, a foreign directory, a full disk: parse every time
-  }
-}
-
-/** At most MAX_ENTRIES entries: the least recently written go. */
-function prune(dir: string): void {
-  const names = readdirSync(dir).filter((n) => n.startsWith('cfg-'));
-  if (names.length <= MAX_ENTRIES) return;
-  const aged = names.map((n) => ({ n, t: statSync(`${dir}/${n}`, { throwIfNoEntry: false })?.mtimeMs ?? 0 }));
-  aged.sort((a, b) => a.t - b.t);
-  for (const { n } of aged.slice(0, aged.length - MAX_ENTRIES)) {
-    try {
-      unlinkSync(`${dir}/${n}`);
-    } catch {
-      // gone already
-    }
   }
 }

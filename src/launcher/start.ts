@@ -21,10 +21,12 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 import { provideImport } from '../util/import-outside.js';
-import { cacheDir, nameHash, readPrivateFile, trustedDir, writePrivateFile } from '../util/private-cache.js';
+import { cacheDir, keepNewest, nameHash, readPrivateFile, trustedDir, writePrivateFile } from '../util/private-cache.js';
 
 /** First line of a cache file; bumped when its layout changes. */
 const MAGIC = 'csync2-ts code cache 1\n';
+/** Cache files kept (~0.2 MB each): a host has a few flag sets, but every build path (a test clone) makes its own. */
+const MAX_FILES = 12;
 
 /** The file node's CommonJS loader would run, with the same wrapper. */
 const MAIN = fileURLToPath(new URL('./csync2-main.cjs', import.meta.url));
@@ -91,7 +93,7 @@ function start(): void {
     const { dir, path, header } = slot;
     process.once('exit', () => {
       try {
-        writePrivateFile(dir, path, [header, script.createCachedData()]);
+        if (writePrivateFile(dir, path, [header, script.createCachedData()])) keepNewest(dir, 'code-', MAX_FILES);
       } catch {
         // read-only, full or foreign: compile every time
       }

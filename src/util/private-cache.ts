@@ -7,7 +7,8 @@
  * for root, else $XDG_CACHE_HOME/csync2-ts or ~/.cache/csync2-ts.
  */
 import {
-  closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync,
+  closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync,
+  unlinkSync, writeSync,
 } from 'node:fs';
 
 const ENV = 'CSYNC2_TS_CACHE_DIR';
@@ -79,4 +80,33 @@ export function writePrivateFile(dir: string, path: string, chunks: Uint8Array[]
     throw err;
   }
   return true;
+}
+
+/** A temp file this old was left by a writer that was killed: removed when the directory is pruned. */
+const STALE_TEMP_MS = 3600_000;
+
+/**
+ * At most `keep` files named `prefix`* in `dir`: the least recently written go. Temp files do not
+ * count (a writer may be at work on one); those left behind an hour ago go too.
+ */
+export function keepNewest(dir: string, prefix: string, keep: number): void {
+  const aged: { n: string; t: number }[] = [];
+  const stale = Date.now() - STALE_TEMP_MS;
+  for (const n of readdirSync(dir)) {
+    if (!n.startsWith(prefix)) continue;
+    const t = statSync(`${dir}/${n}`, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    if (!n.endsWith('.tmp')) aged.push({ n, t });
+    else if (t < stale) removeQuietly(`${dir}/${n}`);
+  }
+  if (aged.length <= keep) return;
+  aged.sort((a, b) => a.t - b.t);
+  for (const { n } of aged.slice(0, aged.length - keep)) removeQuietly(`${dir}/${n}`);
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already
+  }
 }

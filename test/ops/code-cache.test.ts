@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OUR_ENTRY } from '../helpers/paths.js';
 import { sandbox, writeConfig, type Sandbox } from '../config/real-csync2.js';
@@ -151,6 +151,26 @@ describe('the code cache', () => {
     } finally {
       execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
     }
+  });
+
+  it('at most 12 cache files are kept, the least recently written go; temp files left an hour ago go too', () => {
+    const dir = freshDir('many');
+    const old = Date.now() / 1000 - 7200;
+    for (let i = 0; i < 14; i++) {
+      writeFileSync(join(dir, `code-old${i}.bin`), 'x', { mode: 0o600 });
+      utimesSync(join(dir, `code-old${i}.bin`), old + i, old + i);
+    }
+    writeFileSync(join(dir, 'code-left.bin.1.tmp'), 'x', { mode: 0o600 });
+    utimesSync(join(dir, 'code-left.bin.1.tmp'), old, old);
+    writeFileSync(join(dir, 'code-busy.bin.2.tmp'), 'x', { mode: 0o600 });
+    const r = run(dir, ['-cr', data]);
+    assert.equal(r.status, 0, r.stderr);
+    const names = readdirSync(dir).filter((n) => n.startsWith('code-')).sort();
+    const kept = names.filter((n) => n.endsWith('.bin'));
+    assert.equal(kept.length, 12, names.join(' '));
+    assert.ok(kept.some((n) => !n.startsWith('code-old')), 'the new file is kept');
+    assert.ok(!kept.includes('code-old0.bin') && !kept.includes('code-old2.bin') && kept.includes('code-old3.bin'), 'the oldest three went');
+    assert.deepEqual(names.filter((n) => n.endsWith('.tmp')), ['code-busy.bin.2.tmp'], 'a fresh temp file stays, an old one goes');
   });
 
   it('without the checksum flag no cache is read or made', () => {
