@@ -55,6 +55,12 @@ export class Checker {
   private cacheWasCurrent = false;
   /** Names the current check's walk found with lstat(), i.e. present and without symlinked parents. */
   private seen = new Set<BStr>();
+  /**
+   * Rows the walk of the current root added. Its removal check runs after the walk here but
+   * before it in csync2, where these rows did not exist yet: they are passed over unseen (no
+   * `Match` line at -vv).
+   */
+  private addedByWalk = new Set<BStr>();
   /** Walks done in this check() call ("name\0recursive"), to skip csync2's repeated prefix walk. */
   private walked = new Set<string>();
   /** check_pure() answers per directory part. */
@@ -77,6 +83,7 @@ export class Checker {
     const roots = checkRoots(this.ctx.cfg, filename);
     for (let i = 0; i < roots.length; i++) {
       const root = roots[i]!;
+      this.addedByWalk.clear();
       log.debug(2, `Running${recursive ? ' recursive' : ''} check for ${root} ...`);
       this.ensureLoaded(root, recursive);
       // csync2 looks for removals before it walks. Walking first gives the same rows (the removal
@@ -196,6 +203,7 @@ export class Checker {
   private checkDel(file: BStr, recursive: boolean): void {
     const removed: BStr[] = [];
     for (const name of this.rowsUnder(file, recursive)) {
+      if (this.addedByWalk.has(name)) continue;
       if (this.ctx.matcher.matchFile(name) === 0) continue;
       if (this.seen.has(name)) continue;
       if (this.lstatOf(prefixSubst(this.ctx.cfg, name)) === null || this.hasSymlinkParent(name)) removed.push(name);
@@ -297,6 +305,7 @@ export class Checker {
       if (dirty && !this.compareMode && this.stillChanged(file, real)) {
         ctx.store.putFile(file, checktxt);
         this.rows.set(file, encoded);
+        if (old === undefined) this.addedByWalk.add(file);
         if (!ctx.initRun) markDirty(ctx, file);
       }
       dumpThis = true;

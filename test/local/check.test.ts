@@ -208,3 +208,25 @@ prefix pd { on other: /x; on thishost: %DATA%; }
     env.cleanup();
   }
 });
+
+test('-cvvr: with files new since the last check, the debug lines are csync2\'s (no Match line for a row the walk just made)', () => {
+  const env = new LocalEnv();
+  try {
+    env.config(CONFIG);
+    buildTree(env.data);
+    expectSame(env, ['-cIr', env.data], 'init -cIr');
+    writeFileSync(join(env.data, 'a/new.txt'), 'new\n');
+    writeFileSync(join(env.data, 'zz-new.txt'), 'new too\n');
+    symlinkSync('top.txt', join(env.data, 'b-new-link'));
+    unlinkSync(join(env.data, 'a/b/two.txt'));
+    const [real, ours] = expectSame(env, ['-cvvr', env.data], '-cvvr after new files');
+    // Our SQL differs by design (batched reads), so SQL lines are not compared; the database paths differ per side.
+    const lines = (r: Result, impl: string): string[] => r.stderr.split('\n')
+      .filter((l) => !/^(SQL|Opening shared library|Reading symbols)/.test(l))
+      .map((l) => l.replaceAll(env.dbDir(impl as 'real' | 'ours'), 'DB'));
+    assert.match(real.stderr, /New file: .*zz-new\.txt/);
+    assert.deepEqual(lines(ours, 'ours'), lines(real, 'real'));
+  } finally {
+    env.cleanup();
+  }
+});
