@@ -82,6 +82,12 @@ type Stmt = Database.Statement<unknown[], unknown>;
 /** Largest part of the database file read through a memory map (useMmap). */
 const MMAP_BYTES = 256 << 20;
 
+/** A statement parameter as -vv shows it (JSON has no bigint: a hint's `recursive` is one). */
+function sqlParamText(p: unknown): unknown {
+  if (Buffer.isBuffer(p)) return fromBuf(p);
+  return typeof p === 'bigint' ? Number(p) : p;
+}
+
 export class StateStore {
   private readonly db: Database.Database;
   private readonly blocking: boolean;
@@ -240,7 +246,7 @@ export class StateStore {
   /** Run a writing statement inside the current batch transaction. */
   private write(sql: string, ...params: unknown[]): number {
     this.beginIfNeeded();
-    if (log.enabled(2)) log.debug(2, `SQL: ${sql} ${JSON.stringify(params.map(p => Buffer.isBuffer(p) ? fromBuf(p) : p))}`);
+    if (log.enabled(2)) log.debug(2, `SQL: ${sql} ${JSON.stringify(params.map(sqlParamText))}`);
     const info = this.run(sql, params);
     this.pendingWrites++;
     this.maybeCommit();

@@ -113,6 +113,10 @@ test('-h then -c consumes hints; -H lists them; -c with files leaves hints alone
     expectSame(env, ['-c'], '-c consumes hints');
     expectSame(env, ['-H'], 'hints gone');
     expectSame(env, ['-M'], 'dirty after hints');
+    // At -vv every statement is shown, the hint's removal too (its `recursive` once broke that line).
+    expectSame(env, ['-hr', join(env.data, 'a')], 'hint again');
+    const [, ours] = expectSame(env, ['-cvv'], '-cvv consumes hints');
+    assert.match(ours.stderr, /^SQL: DELETE FROM hint .*\[".*",1\]$/m);
   } finally {
     env.cleanup();
   }
