@@ -92,7 +92,9 @@ export class Checker {
       const rootIsPure = !this.hasSymlinkParent(root);
       if (!this.compareMode && !rootIsPure) this.checkDel(root, recursive);
       const key = `${root}\0${recursive ? 1 : 0}`;
-      const mustWalk = this.compareMode || this.ctx.dumpDirFd !== null || !this.walked.has(key);
+      // csync2 walks a root again when an earlier root of the same name walked it (a prefix path
+      // checked by its real name); that changes no row, so it is skipped unless -vv shows it.
+      const mustWalk = this.compareMode || this.ctx.dumpDirFd !== null || !this.walked.has(key) || log.enabled(2);
       const delAfter = !this.compareMode && rootIsPure;
       if (mustWalk) {
         if (!delAfter) {
@@ -202,14 +204,17 @@ export class Checker {
 
   private checkDel(file: BStr, recursive: boolean): void {
     const removed: BStr[] = [];
-    for (const name of this.rowsUnder(file, recursive)) {
+    // csync2 reads them ORDER BY filename; ours come in load order, which a walk that read rows one
+    // by one leaves in walk order. The order shows in -vv's Match lines and in the marking below.
+    const rows = this.rowsUnder(file, recursive);
+    for (const name of log.enabled(2) ? inStoredOrder(rows) : rows) {
       if (this.addedByWalk.has(name)) continue;
       if (this.ctx.matcher.matchFile(name) === 0) continue;
       if (this.seen.has(name)) continue;
       if (this.lstatOf(prefixSubst(this.ctx.cfg, name)) === null || this.hasSymlinkParent(name)) removed.push(name);
     }
     // csync2 collects them by prepending: they are marked in reverse name order.
-    for (const name of removed.reverse()) {
+    for (const name of inStoredOrder(removed).reverse()) {
       if (!this.stillGone(name)) continue;
       if (!this.ctx.initRun) markDirty(this.ctx, name);
       this.ctx.store.deleteFile(name);
@@ -266,6 +271,8 @@ export class Checker {
           const encoded = `%${p.name}%`;
           log.debug(2, `Prefix matched: ${encoded} <- ${file}.`);
           this.walked.add(`${encoded}\0${recursive ? 1 : 0}`);
+          // Its rows in one read rather than one per entry the walk meets.
+          this.ensureLoaded(encoded, recursive);
           this.checkMod(encoded, recursive, ignoreNoEnt);
           continue;
         }
@@ -379,4 +386,12 @@ function writeDumpDir(fd: number, name: BStr): void {
       throw new FatalError(`Error while writing to dump_dir_fd ${fd}: ${strerror(err)}`);
     }
   }
+}
+
+/** Names in the order of their stored (url-encoded) form, as SQL's ORDER BY filename gives them. */
+function inStoredOrder(names: BStr[]): BStr[] {
+  if (names.length < 2) return names;
+  const keyed = names.map((n) => [urlEncode(n), n] as const);
+  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return keyed.map((k) => k[1]);
 }

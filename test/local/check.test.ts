@@ -223,14 +223,46 @@ test('-cvvr: with files new since the last check, the debug lines are csync2\'s 
     writeFileSync(join(env.data, 'zz-new.txt'), 'new too\n');
     symlinkSync('top.txt', join(env.data, 'b-new-link'));
     unlinkSync(join(env.data, 'a/b/two.txt'));
-    const [real, ours] = expectSame(env, ['-cvvr', env.data], '-cvvr after new files');
-    // Our SQL differs by design (batched reads), so SQL lines are not compared; the database paths differ per side.
-    const lines = (r: Result, impl: string): string[] => r.stderr.split('\n')
-      .filter((l) => !/^(SQL|Opening shared library|Reading symbols)/.test(l))
-      .map((l) => l.replaceAll(env.dbDir(impl as 'real' | 'ours'), 'DB'));
-    assert.match(real.stderr, /New file: .*zz-new\.txt/);
-    assert.deepEqual(lines(ours, 'ours'), lines(real, 'real'));
+    const real = expectSameDebug(env, ['-cvvr', env.data], '-cvvr after new files');
+    assert.match(real, /New file: .*zz-new\.txt/);
   } finally {
     env.cleanup();
   }
 });
+
+test('-cvv below a prefix: the same debug lines as csync2 (its second walk of a prefix path, rows in name order)', () => {
+  const env = new LocalEnv();
+  try {
+    env.config(`
+group g1 { host thishost peer1; key csync2.key; include %pd%; }
+prefix pd { on other: /x; on thishost: %DATA%; }
+`);
+    buildTree(env.data);
+    expectSame(env, ['-cIr', env.data], 'init -cIr');
+    mkdirSync(join(env.data, 'a/new'));
+    writeFileSync(join(env.data, 'a/new/n.txt'), 'new\n');
+    unlinkSync(join(env.data, 'top.txt'));
+    const real = expectSameDebug(env, ['-cvvr', env.data], '-cvvr of the prefix path');
+    assert.match(real, /^Prefix matched: %pd% <- /m);
+    assert.match(real, /^Running recursive check for %pd% \.\.\.$/m);
+    writeFileSync(join(env.data, 'a/one.txt'), 'changed again\n');
+    expectSame(env, ['-h', env.data], 'hint the prefix path');
+    expectSame(env, ['-hr', '%pd%'], 'hint %pd%');
+    expectSameDebug(env, ['-cvv'], '-cvv consumes both hints');
+  } finally {
+    env.cleanup();
+  }
+});
+
+/**
+ * expectSame(), and every stderr line equal but SQL's (ours differs by design: batched reads) and
+ * the database path (one per side). Returns the real csync2's stderr.
+ */
+function expectSameDebug(env: LocalEnv, args: string[], label: string): string {
+  const [real, ours] = expectSame(env, args, label);
+  const lines = (r: Result, impl: 'real' | 'ours'): string[] => r.stderr.split('\n')
+    .filter((l) => !/^(SQL|Opening shared library|Reading symbols)/.test(l))
+    .map((l) => l.replaceAll(env.dbDir(impl), 'DB'));
+  assert.deepEqual(lines(ours, 'ours'), lines(real, 'real'), label);
+  return real.stderr;
+}
