@@ -14,6 +14,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { prng } from '../../bench/gen-tree.js';
 import { LocalEnv, type Impl, type Result } from './env.js';
 
 const STEPS = Number(process.env.CSYNC2_SWEEP_STEPS ?? 40);
@@ -42,21 +43,9 @@ group g2 { host peer1 thishost; key csync2.key; include %DATA%/dir2/; include %D
 const NAMES = ['a', 'b', 'sub', 'sub/c', 'sub/d', 'ex1', 'sub/e f', 'dir2', 'dir2/x', 'p%41.tmp', 'ü x', 'sub/c/deep',
   'ex2', 'dir2/y z', 't\tab', 'back\\sl', "q'uote"];
 
-/** mulberry32: a small seeded generator, so a failing step can be replayed. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function sweep(variant: string, seed: number): void {
   const env = new LocalEnv('cs2-sweep-');
-  const rnd = generator(seed);
+  const rnd = prng(seed); // seeded: a failing step replays with CSYNC2_SWEEP_SEED
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   const data = env.data;
   try {
