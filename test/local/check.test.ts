@@ -254,15 +254,9 @@ prefix pd { on other: /x; on thishost: %DATA%; }
   }
 });
 
-/**
- * expectSame(), and every stderr line equal but SQL's (ours differs by design: batched reads) and
- * the database path (one per side). Returns the real csync2's stderr.
- */
+/** expectSame(), and every stderr line equal as -vv shows it (LocalEnv.debugLines). Returns the real csync2's stderr. */
 function expectSameDebug(env: LocalEnv, args: string[], label: string): string {
   const [real, ours] = expectSame(env, args, label);
-  const lines = (r: Result, impl: 'real' | 'ours'): string[] => r.stderr.split('\n')
-    .filter((l) => !/^(SQL|Opening shared library|Reading symbols)/.test(l))
-    .map((l) => l.replaceAll(env.dbDir(impl), 'DB'));
-  assert.deepEqual(lines(ours, 'ours'), lines(real, 'real'), label);
+  assert.deepEqual(env.debugLines(ours, 'ours'), env.debugLines(real, 'real'), label);
   return real.stderr;
 }

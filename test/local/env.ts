@@ -65,6 +65,16 @@ export class LocalEnv {
     return { code: r.status, stdout: r.stdout ?? '', stderr, err1: stderr.split('\n')[0] ?? '' };
   }
 
+  /**
+   * A run's stderr lines as compared at -vv: without SQL's lines (ours differ by design: batched
+   * reads), with this side's database directory as `DB` and the real program's path as `csync2`.
+   */
+  debugLines(r: Result, impl: Impl): string[] {
+    return r.stderr.split('\n')
+      .filter((l) => !/^(SQL|Opening shared library|Reading symbols)/.test(l))
+      .map((l) => l.replaceAll(this.dbDir(impl), 'DB').replaceAll(REAL, 'csync2'));
+  }
+
   /** Both implementations, same arguments; returns [real, ours]. */
   both(args: string[], opts: Parameters<LocalEnv['run']>[2] = {}): [Result, Result] {
     return [this.run('real', args, opts), this.run('ours', args, opts)];

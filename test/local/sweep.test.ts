@@ -15,7 +15,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, unlin
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { prng } from '../../bench/gen-tree.js';
-import { LocalEnv, type Impl, type Result } from './env.js';
+import { LocalEnv } from './env.js';
 
 const STEPS = Number(process.env.CSYNC2_SWEEP_STEPS ?? 40);
 const SEED = Number(process.env.CSYNC2_SWEEP_SEED ?? 1);
@@ -99,9 +99,6 @@ function sweep(variant: string, seed: number): void {
         // a parent that is a file now, and the like: no change this time
       }
     };
-    const seen = (r: Result, impl: Impl): string => r.stderr.split('\n')
-      .filter((l) => !/^(SQL|Opening shared library|Reading symbols)/.test(l))
-      .join('\n').replaceAll(env.dbDir(impl), 'DB').replaceAll('/usr/sbin/csync2', 'csync2');
     for (let step = 0; step < STEPS; step++) {
       const changes = Math.floor(rnd() * 4);
       for (let i = 0; i < changes; i++) mutate();
@@ -111,7 +108,7 @@ function sweep(variant: string, seed: number): void {
       assert.equal(ours.code, real.code, `${label}: exit code\n${ours.stderr}`);
       assert.equal(ours.stdout.replaceAll('/usr/sbin/csync2', 'csync2'), real.stdout.replaceAll('/usr/sbin/csync2', 'csync2'),
         `${label}: stdout`);
-      assert.equal(seen(ours, 'ours'), seen(real, 'real'), `${label}: stderr`);
+      assert.deepEqual(env.debugLines(ours, 'ours'), env.debugLines(real, 'real'), `${label}: stderr`);
       if (existsSync(join(env.dbDir('real'), 'thishost.db3'))) {
         for (const t of ['file', 'dirty', 'hint'] as const) assert.deepEqual(env.dump('ours', t), env.dump('real', t), `${label}: table ${t}`);
       }
