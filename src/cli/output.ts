@@ -3,7 +3,7 @@
  * written with writeSync so nothing is lost when the run ends with process.exit
  * (C's exit() flushes stdio the same way).
  */
-import { writeSync } from 'node:fs';
+import { writeFullyOrDrop } from '../util/fdwrite.js';
 import { toBuf, type BStr } from '../util/bytes.js';
 
 const chunks: BStr[] = [];
@@ -25,13 +25,5 @@ export function flushStdout(): void {
   const buf = toBuf(chunks.join(''));
   chunks.length = 0;
   pending = 0;
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(1, buf, off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      return; // stdout closed (EPIPE): nothing more to say
-    }
-  }
+  writeFullyOrDrop(1, buf); // stdout closed (EPIPE): nothing more to say
 }

@@ -7,7 +7,7 @@
  * 1023 characters. csync2 writes it straight to stderr: no syslog, no
  * timestamp prefix, not counted as a printed message.
  */
-import { writeSync } from 'node:fs';
+import { writeFullyOrDrop } from '../util/fdwrite.js';
 import type { BStr } from '../util/bytes.js';
 import { currentSessionId, log } from '../util/log.js';
 
@@ -48,14 +48,6 @@ export function stderrWireTap(sessionPid?: number): WireTap | null {
   return (dir, bytes) => {
     const pid = sessionPid ?? currentSessionId() ?? log.sessionPid;
     const line = Buffer.from(formatWireDump(dir, bytes, pid) + '\n', 'latin1');
-    let off = 0;
-    while (off < line.length) {
-      try {
-        off += writeSync(log.fd, line, off, line.length - off);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        return; // a closed stderr must not end the session
-      }
-    }
+    writeFullyOrDrop(log.fd, line); // a closed stderr must not end the session
   };
 }

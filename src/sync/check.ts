@@ -10,7 +10,8 @@
  * rows of a check root are loaded in one query, the walk runs first and records
  * what it saw, and only rows the walk did not reach are lstat()ed again.
  */
-import { lstatSync, readdirSync, writeSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { writeFully } from '../util/fdwrite.js';
 import { prefixSubst } from '../config/prefix.js';
 import { genChecktxt, fileType, S_IFDIR, S_IFLNK } from '../fs/checktxt.js';
 import { FatalError, strerror } from '../util/errors.js';
@@ -374,17 +375,10 @@ function lstatOrNull(path: BStr): Stats | null {
 }
 
 function writeDumpDir(fd: number, name: BStr): void {
-  const buf = toBuf(name + '\0');
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      const n = writeSync(fd, buf, off);
-      if (n <= 0) throw new Error('short write');
-      off += n;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      throw new FatalError(`Error while writing to dump_dir_fd ${fd}: ${strerror(err)}`);
-    }
+  try {
+    writeFully(fd, toBuf(name + '\0'));
+  } catch (err) {
+    throw new FatalError(`Error while writing to dump_dir_fd ${fd}: ${strerror(err)}`);
   }
 }
 

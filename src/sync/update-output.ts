@@ -8,12 +8,12 @@
  * every earlier sibling has finished); otherwise it buffers. A discarded node
  * (a job csync2 would never have run) drops everything.
  */
-import { writeSync } from 'node:fs';
 import { printLine } from '../cli/output.js';
 import { formatWireDump, type WireDirection, type WireTap } from '../protocol/wiredump.js';
 import type { BStr } from '../util/bytes.js';
 import { toBuf } from '../util/bytes.js';
 import { log } from '../util/log.js';
+import { writeFullyOrDrop } from '../util/fdwrite.js';
 
 /** What update code prints: debug lines, raw text, dry-run lines on stdout, -vvv wire dumps. */
 export interface UpdateOut {
@@ -25,10 +25,37 @@ export interface UpdateOut {
   readonly tap: WireTap | null;
 }
 
-type Entry =
+/** One piece of output, as a node or a job keeps it until it may print. */
+export type OutEntry =
   | { kind: 'debug' | 'raw'; lv: number; text: BStr }
   | { kind: 'stdout'; text: BStr }
   | { kind: 'wire'; text: BStr };
+
+/** UpdateOut as entries handed to put(): what OutNode and a job's JobOut share. */
+export abstract class EntryOut implements UpdateOut {
+  readonly tap: WireTap | null;
+
+  constructor() {
+    // Formatted at once: the bytes may live in a buffer that is reused later.
+    this.tap = log.enabled(3)
+      ? (dir: WireDirection, bytes: Uint8Array): void => this.put({ kind: 'wire', text: formatWireDump(dir, bytes, log.sessionPid) })
+      : null;
+  }
+
+  debug(lv: number, line: BStr): void {
+    if (log.enabled(lv)) this.put({ kind: 'debug', lv, text: line });
+  }
+
+  raw(lv: number, text: BStr): void {
+    if (log.enabled(lv)) this.put({ kind: 'raw', lv, text });
+  }
+
+  stdout(line: BStr): void {
+    this.put({ kind: 'stdout', text: line });
+  }
+
+  protected abstract put(e: OutEntry): void;
+}
 
 /** Called around every write to stderr (the progress line clears itself). */
 export interface StderrGuard {
@@ -38,17 +65,16 @@ export interface StderrGuard {
 
 const noGuard: StderrGuard = { beforeStderr() {}, afterStderr() {} };
 
-export class OutNode implements UpdateOut {
-  private readonly items: (Entry | OutNode)[] = [];
+export class OutNode extends EntryOut {
+  private readonly items: (OutEntry | OutNode)[] = [];
   private live: boolean;
   private pumping = false;
   private closed = false;
   private discarded = false;
-  readonly tap: WireTap | null;
 
   private constructor(private readonly parent: OutNode | null, private readonly guard: StderrGuard) {
+    super();
     this.live = parent === null;
-    this.tap = log.enabled(3) ? (dir: WireDirection, bytes: Uint8Array): void => this.wire(dir, bytes) : null;
   }
 
   /** The root: always live. */
@@ -67,23 +93,6 @@ export class OutNode implements UpdateOut {
     this.items.push(c);
     if (this.live && this.items.length === 1) c.activate();
     return c;
-  }
-
-  debug(lv: number, line: BStr): void {
-    if (log.enabled(lv)) this.put({ kind: 'debug', lv, text: line });
-  }
-
-  raw(lv: number, text: BStr): void {
-    if (log.enabled(lv)) this.put({ kind: 'raw', lv, text });
-  }
-
-  stdout(line: BStr): void {
-    this.put({ kind: 'stdout', text: line });
-  }
-
-  private wire(dir: WireDirection, bytes: Uint8Array): void {
-    // Formatted now: the bytes may live in a buffer that is reused later.
-    this.wireText(formatWireDump(dir, bytes, log.sessionPid));
   }
 
   /** An already formatted -vvv wire dump line. */
@@ -115,7 +124,7 @@ export class OutNode implements UpdateOut {
     return this.closed && this.items.length === 0;
   }
 
-  private put(e: Entry): void {
+  protected put(e: OutEntry): void {
     if (this.discarded) return;
     if (this.live && this.items.length === 0) emit(e, this.guard);
     else this.items.push(e);
@@ -164,7 +173,7 @@ export class OutNode implements UpdateOut {
   }
 }
 
-function emit(e: Entry, guard: StderrGuard): void {
+function emit(e: OutEntry, guard: StderrGuard): void {
   switch (e.kind) {
     case 'stdout':
       printLine(e.text);
@@ -180,19 +189,6 @@ function emit(e: Entry, guard: StderrGuard): void {
       guard.afterStderr();
       return;
     case 'wire':
-      writeFd(log.fd, e.text + '\n');
-  }
-}
-
-function writeFd(fd: number, text: BStr): void {
-  const buf = toBuf(text);
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off, buf.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      return;
-    }
+      writeFullyOrDrop(log.fd, toBuf(e.text + '\n'));
   }
 }

@@ -8,7 +8,7 @@
  * TIMESTAMP / TOTALTIME lines of -t still go to the output fd (stderr), as csync2's
  * csync_printtime() writes them to its debug stream whatever -l says.
  */
-import { writeSync } from 'node:fs';
+import { writeFullyOrDrop } from './fdwrite.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { toBuf, type BStr } from './bytes.js';
 
@@ -173,16 +173,7 @@ export class Logger {
 }
 
 function writeAll(fd: number, text: BStr): void {
-  const buf = toBuf(text);
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off, buf.length - off);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-      return; // a closed stderr must not kill the run
-    }
-  }
+  writeFullyOrDrop(fd, toBuf(text)); // a closed stderr must not kill the run
 }
 
 function pad2(n: number): string {
