@@ -26,7 +26,8 @@ build: deps
 	@$(CC) -O2 -Wall -o dist/launcher/csync2-prebind src/launcher/prebind.c 2>/dev/null \
 	  || echo "note: no C compiler; bin/csync2 runs without its pre-binder (src/launcher/prebind.c)"
 
-# The interop tests run the real csync2 and rdiff beside ours: install them when missing.
+# The interop tests run the real csync2 and rdiff beside ours (and strace watches a daemon):
+# install them when missing.
 system-deps:
 	@missing=""; \
 	command -v csync2 >/dev/null || missing="$$missing csync2"; \
@@ -34,6 +35,7 @@ system-deps:
 	command -v sqlite3 >/dev/null || missing="$$missing sqlite3"; \
 	command -v ss >/dev/null || missing="$$missing iproute2"; \
 	command -v diff >/dev/null || missing="$$missing diffutils"; \
+	command -v strace >/dev/null || missing="$$missing strace"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

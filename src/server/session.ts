@@ -539,12 +539,18 @@ export class Session {
     this.ctx.store.leaveCritical(false);
   }
 
-  /** How content writes are made here. */
+  /**
+   * How content writes are made here. With -A (csync2's "asynchronous mode", which
+   * already gives up the database's safety when the system crashes) received files
+   * and their directories are not flushed either, as csync2 never does: a killed
+   * daemon still leaves no half-written file (temp file and rename stay).
+   */
   applyOptions(): ApplyOptions {
     const cfg = this.ctx.cfg;
+    const durable = !this.opts.asyncDb;
     return {
-      tempdir: cfg.tempdir, ignoreUid: cfg.ignoreUid, ignoreGid: cfg.ignoreGid, changedDirs: this.changedDirs,
-      beforeReplace: () => this.enterCritical(),
+      tempdir: cfg.tempdir, ignoreUid: cfg.ignoreUid, ignoreGid: cfg.ignoreGid, durable,
+      changedDirs: durable ? this.changedDirs : undefined, beforeReplace: () => this.enterCritical(),
     };
   }
 

@@ -67,6 +67,8 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
   /** Killed (SIGKILL) after this long in any case; 0 = never (default 4 x the run timeout). */
   lifetimeMs?: number;
+  /** A command the daemon runs under (e.g. strace and its options). */
+  wrapper?: string[];
 }
 
 /** Processes whose parent is `pid` (from /proc/<pid>/stat: the field after the command name). */
@@ -233,7 +235,7 @@ export class TestHost {
     if (await isListening(this.name, this.port)) {
       throw new Error(`${this.name}:${this.port} is already in use (another daemon of this host still running?)`);
     }
-    const proc = this.cluster.tracker.spawn([...implCommand(impl), ...args], { env: this.env(opts.env), cwd: this.root });
+    const proc = this.cluster.tracker.spawn([...(opts.wrapper ?? []), ...implCommand(impl), ...args], { env: this.env(opts.env), cwd: this.root });
     const daemon = new Daemon(this, impl, mode, proc);
     const lifetime = opts.lifetimeMs ?? DEFAULT_TIMEOUT_MS * 4;
     if (lifetime > 0) {
