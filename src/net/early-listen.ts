@@ -113,7 +113,8 @@ async function open(name: string | null, port: number): Promise<EarlyListener | 
 
 /** A server listening as `options` says, whose connections wait in `queued` until adopted. */
 async function listenQueued(net: typeof import('node:net'), options: ListenOptions | { fd: number; backlog: number }, host: string, port: number): Promise<EarlyListener> {
-  const server = net.createServer({ noDelay: true });
+  // Half-open kept, as the listener that adopts these connections does (listen.ts HALF_OPEN).
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true });
   const queued: Socket[] = [];
   server.on('connection', (s: Socket) => queued.push(s));
   await new Promise<void>((resolve, reject) => {

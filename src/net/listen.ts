@@ -104,6 +104,13 @@ export async function serveOne(opts: ServeOptions, handler: SessionHandler): Pro
 }
 
 /**
+ * A peer that half-closes (sends its last commands, then EOF) still gets every reply, as
+ * from csync2: node would otherwise end our side at its EOF, and replies not written by then
+ * are lost (seen with a slow first config load). The session ends our side when it is done.
+ */
+const HALF_OPEN = true;
+
+/**
  * `-i`: one session, reading fd 0 and writing fd 1 (inetd and systemd Accept=yes
  * pass one socket as both). If fd 0 is a socket the peer address is its
  * getpeername() (null = `stranger` for non-IP sockets); pipes are the ssh-style
@@ -144,7 +151,7 @@ export function inetdConnection(opts: InetdOptions = {}): Connection {
     // csync2 reads fd 0 and writes fd 1. Under inetd/systemd both are the same socket: then one
     // Duplex on it keeps the fast native TLS path; otherwise (e.g. a socketpair per direction) a pair.
     if (sameFile(inFd, outFd, st)) {
-      const sock = new net.Socket({ fd: inFd, readable: true, writable: true });
+      const sock = new net.Socket({ fd: inFd, readable: true, writable: true, allowHalfOpen: HALF_OPEN });
       sock.setNoDelay(true);
       keepPeerAlive(sock);
       return new Connection(sock, { peerIp: sock.remoteAddress ?? null, peerPort: sock.remotePort ?? null, tap });
@@ -205,7 +212,7 @@ export async function openListener(opts: ServeOptions): Promise<net.Server> {
   const env = opts.env ?? process.env;
   const activated = socketActivationFd(env, opts.pid ?? process.pid);
   if (activated !== null) {
-    const server = net.createServer({ noDelay: true });
+    const server = net.createServer({ noDelay: true, allowHalfOpen: HALF_OPEN });
     await listenOn(server, () => server.listen({ fd: activated }, LISTEN_BACKLOG)).catch((err: Error) => {
       throw serverError(err);
     });
@@ -240,7 +247,7 @@ export async function openListener(opts: ServeOptions): Promise<net.Server> {
   }
   let lastErr: Error | null = null;
   for (const host of hosts) {
-    const srv = net.createServer({ noDelay: true });
+    const srv = net.createServer({ noDelay: true, allowHalfOpen: HALF_OPEN });
     try {
       await listenOn(srv, () => srv.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: false }));
       logListening(srv, opts);

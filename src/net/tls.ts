@@ -156,6 +156,7 @@ function handshake(tlsSocket: tls.TLSSocket, doneEvent: 'secure' | 'secureConnec
     const cleanup = (): void => {
       tlsSocket.off('error', onError);
       tlsSocket.off('close', onClose);
+      tlsSocket.off('end', onClose);
       tlsSocket.off(doneEvent, onDone);
     };
     const fail = (err: FatalError): void => {
@@ -176,6 +177,8 @@ function handshake(tlsSocket: tls.TLSSocket, doneEvent: 'secure' | 'secureConnec
     };
     tlsSocket.on('error', onError);
     tlsSocket.on('close', onClose);
+    // The peer's EOF: with half-open sockets (listen.ts) nothing closes the connection for us.
+    tlsSocket.on('end', onClose);
     tlsSocket.on(doneEvent, onDone);
   });
 }

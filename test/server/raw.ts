@@ -77,6 +77,11 @@ export class RawPeer {
     this.stream.write(typeof data === 'string' ? Buffer.from(data + '\n', 'latin1') : data);
   }
 
+  /** Half-close: no more bytes from us (FIN, or TLS close_notify + FIN); replies can still come. */
+  endOutput(): void {
+    this.stream.end();
+  }
+
   private async waitFor(ready: () => boolean, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!ready()) {
