@@ -118,7 +118,8 @@ export function parseArgs(argv: BStr[], env: ParseEnv): Options {
   o.mode = finalMode;
 
   if (o.mode === 'inetd' && !o.syslog) o.syslog = true;
-  const host = nameGiven ?? env.hostname().slice(0, 255);
+  // An empty -N counts as none for the name (csync2 then asks gethostname()), not for binding.
+  const host = nameGiven || env.hostname().slice(0, 255);
   o.bindToHostname = nameGiven !== null;
   o.hostname = lowerAscii(host);
   return o;

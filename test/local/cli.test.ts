@@ -94,6 +94,7 @@ test('config names, missing configs, hosts in no group and database locations', 
     assert.ok(existsSync(join(env.dbDir('ours'), 'thishost_other.db3')), 'named database file');
     sameOutcome(env, ['-N', 'stranger', '-L'], 'host not in any group', { noDefaults: false });
     sameOutcome(env, ['-L', '-N', 'does.not.exist'], 'upstream: host not mentioned', { noDefaults: true });
+    sameOutcome(env, ['-N', '', '-L'], 'an empty -N names this host by gethostname()', { noDefaults: true });
     sameOutcome(env, ['-N', 'THISHOST', '-D', env.dbDir('real'), '-L'], '-N is lower-cased', { noDefaults: true });
     sameOutcome(env, ['-D', 'bogus://x', '-L'], 'membership is checked before the database', { noDefaults: true });
     sameOutcome(env, ['-N', 'thishost', '-D', 'bogus://x', '-L'], 'unknown database scheme', { noDefaults: true });
