@@ -411,12 +411,24 @@ export function setime(s: Session, r: Request): Outcome {
   if (!r.pending && isSymlink(r.real)) return { error: s.refuse(r, 'SETIME would change the target of a symlink') };
   const t = atoll(r.tags[3]!);
   try {
-    if (r.pending) futimesSync(r.pending.write.fd, t, t);
-    else utimesSync(fsPath(r.real), t, t);
+    const when = timeArg(t);
+    if (r.pending) futimesSync(r.pending.write.fd, when, when);
+    else utimesSync(fsPath(r.real), when, when);
   } catch (err) {
     return fail(err);
   }
   return null;
+}
+
+/** The earliest time a Date holds (100 million days before 1970), in seconds. */
+const DATE_MIN_SECONDS = -8.64e12;
+
+/**
+ * Seconds as utimes() takes them. Node turns a negative number into "now"; a Date keeps
+ * a time before 1970 (csync2 sets it as sent).
+ */
+function timeArg(t: number): number | Date {
+  return t >= 0 ? t : new Date(Math.max(t, DATE_MIN_SECONDS) * 1000);
 }
 
 /** C atoll(): leading blanks, sign, digits; saturating at the 64-bit range. */

@@ -322,9 +322,10 @@ export class TestHost {
     return chmod(this.fsPath(rel), mode);
   }
 
-  /** Sets atime and mtime to `mtimeSeconds`. */
+  /** Sets atime and mtime to `mtimeSeconds` (before 1970 too: node turns a negative number into "now", not a Date). */
   setMtime(rel: string, mtimeSeconds: number): Promise<void> {
-    return utimes(this.fsPath(rel), mtimeSeconds, mtimeSeconds);
+    const t = mtimeSeconds < 0 ? new Date(mtimeSeconds * 1000) : mtimeSeconds;
+    return utimes(this.fsPath(rel), t, t);
   }
 
   treeSnapshot(opts?: SnapshotOptions): Promise<TreeSnapshot> {

@@ -43,6 +43,19 @@ twinTest('new files, nested directories, owners, modes and mtimes', {}, async (t
   assertNothingToDo(await t.sync('again'));
 });
 
+twinTest('mtimes before 1970 and at 0 arrive as they are', {}, async (t) => {
+  const { client, server } = t;
+  const times: [string, number][] = [['old.txt', -1], ['older.txt', -315_619_200], ['epoch.txt', 0]];
+  for (const [name] of times) await client.write(name, `${name}\n`);
+  await settle(client);
+  for (const [name, time] of times) await client.setMtime(name, time);
+  assertClean(await t.sync('push'));
+  for (const [name, time] of times) assert.equal(Math.floor((await server.stat(name))!.mtimeMs / 1000), time, name);
+  await t.snapshot('push');
+  // Nothing differs afterwards: the daemon's file table holds what its disk has.
+  assertNothingToDo(await t.sync('again'));
+});
+
 twinTest('modifications of same and other size, mode and owner changes', {}, async (t) => {
   const { client, server } = t;
   const big = Buffer.alloc(300_000);
