@@ -133,7 +133,7 @@ async function copyOwnerAndMode(backup: BStr, original: BStr): Promise<void> {
   }
   log.debug(1, `Stating original file ${original} rc: 0 mode: ${st.mode.toString(8)} `);
   const rcOwn = await chown(fsPath(backup), st.uid, st.gid).then(() => 0, () => -1);
-  log.debug(rcOwn === 0 ? 1 : 0, `Changing owner of ${backup} to user ${st.uid} and group ${st.gid}, rc= ${rcOwn} `);
+  log.debug(rcOwn === 0 ? 1 : 0, `Changing owner of ${backup} to user ${st.uid | 0} and group ${st.gid | 0}, rc= ${rcOwn} `);
   const rcMod = await chmod(fsPath(backup), st.mode & 0o7777).then(() => 0, () => -1);
   log.debug(rcMod === 0 ? 1 : 0, `Changing mode of ${backup} to mode ${st.mode.toString(8)}, rc= ${rcMod} `);
 }

@@ -43,8 +43,9 @@ export function genChecktxt(st: StatLike, name: BStr, ign: IgnoreFlags, ignoreMt
   let out = 'v1';
   if (type !== S_IFLNK && type !== S_IFDIR) out += `:mtime=${ignoreMtime ? 0 : mtimeSeconds(st)}`;
   if (!ign.ignoreMod) out += `:mode=${st.mode}`;
-  if (!ign.ignoreUid) out += `:uid=${st.uid}`;
-  if (!ign.ignoreGid) out += `:gid=${st.gid}`;
+  // csync2 prints the ids with %d: past 2^31 they come out negative.
+  if (!ign.ignoreUid) out += `:uid=${st.uid | 0}`;
+  if (!ign.ignoreGid) out += `:gid=${st.gid | 0}`;
   switch (type) {
     case S_IFREG: out += `:type=reg:size=${st.size}`; break;
     case S_IFDIR: out += ':type=dir'; break;

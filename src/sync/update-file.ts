@@ -308,7 +308,8 @@ export class FileJob implements JobIo {
     const type = fileType(st.mode);
     const k = urlEncode(key);
     const f = urlEncode(file);
-    const lines = [`SETOWN ${k} ${f} ${st.uid} ${st.gid}`];
+    // Signed, as csync2's %d prints them (the daemon's atoi() takes either spelling).
+    const lines = [`SETOWN ${k} ${f} ${st.uid | 0} ${st.gid | 0}`];
     if (type !== S_IFLNK) lines.push(`SETMOD ${k} ${f} ${st.mode}`);
     const deferTime = type === S_IFDIR;
     if (type !== S_IFLNK && !deferTime) lines.push(`SETIME ${k} ${f} ${mtimeSeconds(st)}`);

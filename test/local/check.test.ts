@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync, symlinkSync, rmSync, chmodSync, utimesSync, unlinkSync } from 'node:fs';
+import { writeFileSync, mkdirSync, symlinkSync, rmSync, chmodSync, chownSync, utimesSync, unlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalEnv, OURS as OURS_BIN, type Result } from './env.js';
@@ -50,6 +50,11 @@ function buildTree(data: string): void {
   for (const n of ODD_NAMES) writeFileSync(Buffer.concat([odd, n]), 'odd\n');
   const t = new Date('2024-01-02T03:04:05Z');
   utimesSync(join(data, 'top.txt'), t, t);
+  // Owners past 2^31 (csync2 prints uid and gid signed) and a time before 1970 with a fraction.
+  writeFileSync(join(data, 'high-ids'), 'high\n');
+  chownSync(join(data, 'high-ids'), 3_000_000_000, 4_294_967_294);
+  writeFileSync(join(data, 'before-1970'), 'old\n');
+  utimesSync(join(data, 'before-1970'), new Date(-86_400_500), new Date(-86_400_500));
 }
 
 const CONFIG = `

@@ -43,14 +43,19 @@ twinTest('new files, nested directories, owners, modes and mtimes', {}, async (t
   assertNothingToDo(await t.sync('again'));
 });
 
-twinTest('mtimes before 1970 and at 0 arrive as they are', {}, async (t) => {
+twinTest('mtimes before 1970 and at 0, owners past 2^31: they arrive as they are', {}, async (t) => {
   const { client, server } = t;
   const times: [string, number][] = [['old.txt', -1], ['older.txt', -315_619_200], ['epoch.txt', 0]];
   for (const [name] of times) await client.write(name, `${name}\n`);
+  await client.write('high-ids', 'high\n');
+  const { chown } = await import('node:fs/promises');
+  await chown(client.path('high-ids'), 3_000_000_000, 4_294_967_294);
   await settle(client);
   for (const [name, time] of times) await client.setMtime(name, time);
   assertClean(await t.sync('push'));
   for (const [name, time] of times) assert.equal(Math.floor((await server.stat(name))!.mtimeMs / 1000), time, name);
+  const high = (await server.stat('high-ids'))!;
+  assert.deepEqual([high.uid, high.gid], [3_000_000_000, 4_294_967_294]);
   await t.snapshot('push');
   // Nothing differs afterwards: the daemon's file table holds what its disk has.
   assertNothingToDo(await t.sync('again'));
