@@ -98,4 +98,31 @@ const STRERROR: Record<string, string> = {
   ENOTSOCK: 'Socket operation on non-socket',
   ENOTSUP: 'Operation not supported',
   EOPNOTSUPP: 'Operation not supported',
+  // Less common, but met on clusters (NFS, damaged or full file systems, flaky networks).
+  ESTALE: 'Stale file handle',
+  ENOTTY: 'Inappropriate ioctl for device',
+  EOVERFLOW: 'Value too large for defined data type',
+  EILSEQ: 'Invalid or incomplete multibyte or wide character',
+  ENODATA: 'No data available',
+  EUCLEAN: 'Structure needs cleaning',
+  ENOLCK: 'No locks available',
+  ECANCELED: 'Operation canceled',
+  EBADMSG: 'Bad message',
+  ENOSYS: 'Function not implemented',
+  ECHILD: 'No child processes',
+  EDEADLK: 'Resource deadlock avoided',
+  ERANGE: 'Numerical result out of range',
+  ENOBUFS: 'No buffer space available',
+  EPROTO: 'Protocol error',
+  EHOSTDOWN: 'Host is down',
+  ENETDOWN: 'Network is down',
+  ECONNABORTED: 'Software caused connection abort',
+  ENOTCONN: 'Transport endpoint is not connected',
+  EAFNOSUPPORT: 'Address family not supported by protocol',
+  EREMOTEIO: 'Remote I/O error',
+  ENOMEDIUM: 'No medium found',
+  ENOTBLK: 'Block device required',
 };
+
+/** The errno names strerror() knows, with glibc's texts (a test checks them against the system's). */
+export const STRERROR_TEXTS: Readonly<Record<string, string>> = STRERROR;

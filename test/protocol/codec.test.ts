@@ -9,7 +9,8 @@ import {
 import { MAX_TOKENS, asciiLower, equalsIgnoreCase, splitTokens, tokenizeLine } from '../../src/protocol/tokenize.js';
 import { FRAME_ERROR, encodeFrame, frameHeader, parseFrameHeader } from '../../src/protocol/frame.js';
 import { urlDecode, urlEncode } from '../../src/protocol/urlencode.js';
-import { ProtocolError } from '../../src/util/errors.js';
+import { ProtocolError, STRERROR_TEXTS, strerror } from '../../src/util/errors.js';
+import { execFileSync } from 'node:child_process';
 
 test('reply constants are the exact wire texts', () => {
   assert.equal(OK_CMD_FINISHED, 'OK (cmd_finished).');
@@ -117,4 +118,13 @@ test('url encoding examples of protocol.md 1.1', () => {
     const s = `a${String.fromCharCode(b)}b`;
     assert.equal(urlDecode(urlEncode(s)), s);
   }
+});
+
+test("strerror() gives glibc's text for every errno name it knows (checked against this system's)", () => {
+  const names = Object.keys(STRERROR_TEXTS);
+  const system = JSON.parse(execFileSync('python3', ['-c',
+    'import errno, json, os, sys; print(json.dumps({n: os.strerror(getattr(errno, n)) for n in sys.argv[1:] if hasattr(errno, n)}))',
+    ...names], { encoding: 'utf8' })) as Record<string, string>;
+  for (const n of names) assert.equal(strerror(Object.assign(new Error('x'), { code: n })), system[n], n);
+  assert.ok(names.includes('ESTALE') && names.length > 50, `${names.length} names`);
 });
