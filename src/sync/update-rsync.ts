@@ -90,8 +90,8 @@ function openLocal(path: BStr): LocalSig {
   }
 }
 
-/** The signature of an open file (read from offset 0), in csync2's format. */
-async function signatureOfFd(fd: number, size: number): Promise<Buffer> {
+/** The signature of an open file (read from offset 0), in csync2's format; `stop` ends it early (rejects). */
+async function signatureOfFd(fd: number, size: number, stop?: AbortSignal): Promise<Buffer> {
   const builder = new SignatureBuilder(resolveSigParams({ blockLen: SIG_BLOCK }, size));
   const parts: Buffer[] = [builder.header()];
   if (size <= SYNC_READ_MAX) {
@@ -105,7 +105,10 @@ async function signatureOfFd(fd: number, size: number): Promise<Buffer> {
     }
     parts.push(builder.update(buf.subarray(0, got)));
   } else {
-    for await (const chunk of readFdChunks(fd)) parts.push(builder.update(chunk));
+    for await (const chunk of readFdChunks(fd)) {
+      stop?.throwIfAborted();
+      parts.push(builder.update(chunk));
+    }
   }
   parts.push(builder.final());
   return Buffer.concat(parts);
@@ -264,16 +267,18 @@ let earlyRunning = 0;
 /**
  * The local file's signature, started when its SIG is sent: the peer computes
  * its own meanwhile, so for a big file the two no longer take turns. Null when
- * the file cannot be read (rsCheck then finds out itself).
+ * the file cannot be read (rsCheck then finds out itself) or when `stop` fired
+ * first (the peer has no such file: nothing to compare, and a big new file
+ * would otherwise be read once more, for nothing, while it is being sent).
  */
-export async function earlySignature(cfg: Config, file: BStr): Promise<EarlySignature | null> {
+export async function earlySignature(cfg: Config, file: BStr, stop?: AbortSignal): Promise<EarlySignature | null> {
   // A window of new files would start one each, for nothing (their peers have none).
   if (earlyRunning >= EARLY_SIGNATURES_AT_ONCE) return null;
   const local = openLocal(prefixSubst(cfg, file));
   if (local.kind !== 'file') return null;
   earlyRunning++;
   try {
-    return { sig: await signatureOfFd(local.fd, local.size), fileSize: local.size };
+    return { sig: await signatureOfFd(local.fd, local.size, stop), fileSize: local.size };
   } catch {
     return null;
   } finally {
