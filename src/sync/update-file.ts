@@ -372,14 +372,15 @@ export class FileJob implements JobIo {
   private sig(key: BStr, st: Stats | null): Promise<SigResult> {
     const { s, file } = this;
     const isReg = st !== null && fileType(st.mode) === S_IFREG;
-    const stopEarly = new AbortController();
-    const early = isReg && st.size >= EARLY_SIGNATURE_MIN ? earlySignature(s.cfg, file, stopEarly.signal) : null;
+    // Only for a file big enough to get its signature made early (an AbortController per file costs).
+    const stopEarly = isReg && st.size >= EARLY_SIGNATURE_MIN ? new AbortController() : null;
+    const early = stopEarly ? earlySignature(s.cfg, file, stopEarly.signal) : null;
     // Nothing here to compare with: the peer's signature matters by its size only (SIGT, extensions v3).
     const sizeOnly = st === null && s.link.conn.extensionVersion >= 3;
     return s.pipe.request(this, `${sizeOnly ? SIGT_COMMAND : 'SIG'} ${urlEncode(key)} ${urlEncode(file)}`, async () => {
       const status = await this.readStatus();
       // The peer has no such file (or refused): a local signature compares with nothing.
-      if (!isOkStatus(status) || status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND) stopEarly.abort();
+      if (!isOkStatus(status) || status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND) stopEarly?.abort();
       if (st === null && status.code === ReplyCode.PARENT_MISSING) return { ok: true, differs: false, status, gone: true };
       if (!isOkStatus(status)) return { ok: false, differs: false, status };
       const peerTxt = await s.link.conn.reader.readLine(CHECKTXT_LINE_MAX);
