@@ -26,6 +26,12 @@ import { DEFAULT_PORT } from '../cli/options.js';
  * kernel drops the SYNs and each such client waits a full 1 s SYN retransmit.
  */
 export const LISTEN_BACKLOG = 128;
+/**
+ * A peer that half-closes (sends its last commands, then EOF) still gets every reply, as
+ * from csync2: node would otherwise end our side at its EOF, and replies not written by then
+ * are lost (seen with a slow first config load). The session ends our side when it is done.
+ */
+export const HALF_OPEN = true;
 
 export interface EarlyListener {
   server: Server;
@@ -113,8 +119,7 @@ async function open(name: string | null, port: number): Promise<EarlyListener | 
 
 /** A server listening as `options` says, whose connections wait in `queued` until adopted. */
 async function listenQueued(net: typeof import('node:net'), options: ListenOptions | { fd: number; backlog: number }, host: string, port: number): Promise<EarlyListener> {
-  // Half-open kept, as the listener that adopts these connections does (listen.ts HALF_OPEN).
-  const server = net.createServer({ noDelay: true, allowHalfOpen: true });
+  const server = net.createServer({ noDelay: true, allowHalfOpen: HALF_OPEN });
   const queued: Socket[] = [];
   server.on('connection', (s: Socket) => queued.push(s));
   await new Promise<void>((resolve, reject) => {

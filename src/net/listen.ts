@@ -24,7 +24,7 @@ import { log, runInSession } from '../util/log.js';
 import { stderrWireTap, type WireTap } from '../protocol/wiredump.js';
 import { Connection } from './connection.js';
 import { resolveName, resolvePort, ResolveError } from './resolve.js';
-import { LISTEN_BACKLOG, adoptEarlyListener, dropEarlyListener } from './early-listen.js';
+import { HALF_OPEN, LISTEN_BACKLOG, adoptEarlyListener, dropEarlyListener } from './early-listen.js';
 import { keepPeerAlive } from './keepalive.js';
 
 export type SessionHandler = (conn: Connection) => Promise<void>;
@@ -102,13 +102,6 @@ export async function serveOne(opts: ServeOptions, handler: SessionHandler): Pro
   });
   await runSession(sock, opts, handler, () => process.pid);
 }
-
-/**
- * A peer that half-closes (sends its last commands, then EOF) still gets every reply, as
- * from csync2: node would otherwise end our side at its EOF, and replies not written by then
- * are lost (seen with a slow first config load). The session ends our side when it is done.
- */
-const HALF_OPEN = true;
 
 /**
  * `-i`: one session, reading fd 0 and writing fd 1 (inetd and systemd Accept=yes

@@ -177,7 +177,7 @@ function handshake(tlsSocket: tls.TLSSocket, doneEvent: 'secure' | 'secureConnec
     };
     tlsSocket.on('error', onError);
     tlsSocket.on('close', onClose);
-    // The peer's EOF: with half-open sockets (listen.ts) nothing closes the connection for us.
+    // The peer's EOF: with half-open sockets (early-listen.ts HALF_OPEN) nothing closes the connection for us.
     tlsSocket.on('end', onClose);
     tlsSocket.on(doneEvent, onDone);
   });
