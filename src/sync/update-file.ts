@@ -169,6 +169,8 @@ export class FileJob implements JobIo {
     /** The last SIG found no file on the peer, or brought the signature of its regular file. */
     let peerMissing = false;
     let peerSig: Buffer | undefined;
+    /** ... or one too big to keep: a delta against it would be no smaller than literals. */
+    let peerSigDropped = false;
     let haveTurn = false;
     const turn = async (): Promise<boolean> => {
       if (haveTurn) return true;
@@ -199,6 +201,7 @@ export class FileJob implements JobIo {
         if (!isOkStatus(r)) return this.gotError(autoResolveRun);
         peerMissing = false;
         peerSig = undefined;
+        peerSigDropped = false;
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, st);
@@ -231,6 +234,7 @@ export class FileJob implements JobIo {
         }
         peerMissing = sig.peerMissing === true;
         peerSig = sig.peerSig;
+        peerSigDropped = sig.peerSigDropped === true;
         if (!sig.differs) {
           this.out.debug(1, 'File is already up to date on peer.');
           if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
@@ -249,7 +253,7 @@ export class FileJob implements JobIo {
         // against what SIG brought; else (after a FLUSH, say) PATCH and its signature exchange.
         let p: PatchExchange;
         const { xpatch } = s;
-        if (xpatch && (peerMissing || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
+        if (xpatch && (peerMissing || peerSigDropped || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
         else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig, s.xpatchStream && st.size > XPATCH_STREAM_MIN);
         else p = await this.patch(key);
         // Nothing after a regular file depends on it: later jobs may go on.
@@ -395,7 +399,7 @@ export class FileJob implements JobIo {
           break;
         }
       }
-      const keep = { peerSig: null as Buffer | null };
+      const keep = { peerSig: null as Buffer | null, dropped: false };
       const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, early, sizeOnly);
       if (rs < 0) return { ok: false, differs, status };
       if (rs > 0) {
@@ -407,7 +411,7 @@ export class FileJob implements JobIo {
       const peerMissing = status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND;
       // A regular file's signature (the peer's checktxt says so) can be the basis of an XPATCH.
       const peerSig = !peerMissing && peerTxt.includes(':type=reg:') ? keep.peerSig ?? undefined : undefined;
-      return { ok: true, differs, status: end, peerMissing, peerSig };
+      return { ok: true, differs, status: end, peerMissing, peerSig, peerSigDropped: keep.dropped };
     });
   }
 
@@ -631,6 +635,8 @@ interface SigResult {
   peerMissing?: boolean;
   /** The signature of the peer's regular file. */
   peerSig?: Buffer;
+  /** The peer's signature was too big to keep (update-rsync.ts peerSignatureCap). */
+  peerSigDropped?: boolean;
   /** A removal whose parent directory is missing on the peer: already gone. */
   gone?: boolean;
 }

@@ -10,7 +10,7 @@
  * goes out as one literal read straight from the file; other deltas are
  * spooled in memory, or in an unlinked temporary file once they grow large.
  */
-import { closeSync, fstatSync, openSync, read as fsRead, readSync, unlinkSync, writeSync, constants as FS } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync, read as fsRead, readSync, unlinkSync, writeSync, constants as FS } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +44,24 @@ const READ_CHUNK = 1 << 20;
 const MEMORY_SPOOL_MAX = 8 << 20;
 /** A file at least this big, sent against a missing one, goes out as one literal straight from disk. */
 const STREAM_LITERAL_MIN = 4 << 20;
+/** A peer's signature up to this size is always held (the signature of a 6.7 GB file). */
+const PEER_SIG_HOLD_MIN = 64 << 20;
+
+/**
+ * The largest peer signature held in memory against a local file of `localSize`
+ * bytes. The frame header's size is the peer's word: a hostile or broken daemon
+ * could otherwise make the client buffer without limit. A bigger signature is
+ * read and dropped; the file then goes as literals, which any basis accepts and
+ * which cost no more than the local file (the peer's is over twice as big then).
+ */
+export function peerSignatureCap(localSize: number): number {
+  return Math.max(PEER_SIG_HOLD_MIN, 2 * signatureSizeOf(localSize) + (1 << 20));
+}
+
+/** Read `size` payload bytes and keep none of them. */
+async function drainPayload(link: PeerLink, size: number): Promise<void> {
+  for await (const chunk of link.conn.reader.readFramePayload(size)) void chunk;
+}
 
 /** The frame header line (`octet-stream <n>`), fatal `Format-error while receiving data.` if absent. */
 async function readHeader(link: PeerLink, allowErrorWord: boolean): Promise<number> {
@@ -169,7 +187,7 @@ async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
  * receives the peer's signature (null when it was read piecewise for -vvv).
  */
 export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean,
-  keep?: { peerSig: Buffer | null }, early?: Promise<EarlySignature | null> | null, sizeOnly = false): Promise<number> {
+  keep?: { peerSig: Buffer | null; dropped?: boolean }, early?: Promise<EarlySignature | null> | null, sizeOnly = false): Promise<number> {
   out.debug(3, `Csync2 / Librsync: csync_rs_check('${file}', ${isReg ? 1 : 0} [${isReg ? 'regular file' : 'non-regular file'}])`);
   out.debug(3, 'Reading signature size from peer....');
   // After SIGT (sizeOnly, for a non-regular local entry only) a signature may come as its size alone.
@@ -195,7 +213,7 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
         out.debug(3, 'Basis file does not exist.');
       } else if (local.kind === 'error') {
         out.debug(0, `I/O Error '${local.why}' in rsync-check: ${prefixSubst(cfg, file)}`);
-        await link.conn.reader.readExact(size); // drain
+        if (payload) await drainPayload(link, size);
         return -1;
       } else {
         out.debug(3, 'Running rs_sig_file() from librsync....');
@@ -222,8 +240,20 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
   }
   // At -vvv each 512-byte read is dumped before its messages, as csync2 reads them.
   const perChunk = log.enabled(3);
-  if (peerSig === null && size > 0 && !perChunk && payload) peerSig = await link.conn.reader.readExact(size);
-  if (payload && (mySig !== null || perChunk)) {
+  let dropped = false;
+  if (peerSig === null && size > 0 && !perChunk && payload) {
+    const cap = peerSignatureCap(local.kind === 'file' ? local.size : 0);
+    if (size > cap) {
+      out.debug(2, `Peer's signature of ${size} bytes is more than ${cap}: not kept.`);
+      await drainPayload(link, size);
+      dropped = true;
+      diff = true;
+      if (keep) keep.dropped = true;
+    } else {
+      peerSig = await link.conn.reader.readExact(size);
+    }
+  }
+  if (payload && !dropped && (mySig !== null || perChunk)) {
     // csync2 compares in 512-byte reads; a read past the end of its own signature keeps the old buffer.
     const stale = Buffer.alloc(FRAME_CHUNK);
     for (let off = 0, left = size; left > 0;) {
@@ -310,6 +340,15 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
     return { ok: false, sent: 0 };
   }
   out.debug(3, `Receiving ${size} bytes ..`);
+  if (size > PEER_SIG_HOLD_MIN) {
+    // Checked only here: the local file's size is not needed below this.
+    const cap = peerSignatureCap(localSizeOf(cfg, file));
+    if (size > cap) {
+      out.debug(2, `Peer's signature of ${size} bytes is more than ${cap}: sending literal data.`);
+      await drainPayload(link, size);
+      return sendLiteralDelta(link, out, cfg, file);
+    }
+  }
   let sigBytes: Buffer;
   if (log.enabled(3)) {
     const parts: Buffer[] = [];
@@ -324,6 +363,15 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
     sigBytes = size > 0 ? await reader.readExact(size) : Buffer.alloc(0);
   }
   return sendDeltaAgainst(link, out, cfg, file, sigBytes);
+}
+
+/** The size of the local file (0 if it cannot be stat'ed: openDataFile reports that). */
+function localSizeOf(cfg: Config, file: BStr): number {
+  try {
+    return statSync(fsPath(prefixSubst(cfg, file))).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** The peer's signature parsed; one that librsync would reject is fatal, with csync2's message. */
