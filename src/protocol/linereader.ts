@@ -30,6 +30,8 @@ export interface LineReaderOptions {
 
 const LF = 0x0a;
 const EMPTY = Buffer.alloc(0);
+/** readExact() of at least this many bytes fills one buffer as they arrive. */
+const EXACT_INTO_PLACE_MIN = 1 << 20;
 
 export class LineReader {
   /** Queue of received chunks; live data starts at chunks[head] + headOff. */
@@ -167,11 +169,28 @@ export class LineReader {
   /** Exactly n bytes; end of file before that is ProtocolError `Read-error while receiving data.`. */
   async readExact(n: number): Promise<Buffer> {
     this.usable();
+    // A big payload (a big file's signature) is copied into place as it arrives: collecting
+    // the chunks first and joining them at the end held it twice.
+    if (n >= EXACT_INTO_PLACE_MIN && this.size < n) return this.readIntoPlace(n);
     while (this.size < n) {
       if (this.eof) throw new ProtocolError(READ_ERROR, undefined, undefined, `EOF after ${this.size} of ${n} bytes`);
       await this.more();
     }
     const out = this.consume(n);
+    this.dumpChunks(out);
+    return out;
+  }
+
+  private async readIntoPlace(n: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(n);
+    for (let filled = 0; filled < n;) {
+      if (this.size === 0) {
+        if (this.eof) throw new ProtocolError(READ_ERROR, undefined, undefined, `EOF after ${filled} of ${n} bytes`);
+        await this.more();
+        continue;
+      }
+      filled += this.consumeSome(n - filled).copy(out, filled);
+    }
     this.dumpChunks(out);
     return out;
   }

@@ -30,6 +30,8 @@ import { makeNode, type NodeKind } from './special.js';
 import type { Outcome, Request, SentSignature, Session } from './session.js';
 
 const EIO_TEXT = 'Input/output error';
+/** Files from this size on get their SIG reply's head sent before the signature is made. */
+const HEAD_AHEAD_MIN = 1 << 20;
 
 function fail(err: unknown): Outcome {
   return { error: strerror(err) };
@@ -84,6 +86,9 @@ async function sigReply(s: Session, r: Request, sizeOnly: boolean): Promise<Outc
     return null;
   }
   await conn.writer.sendText(head);
+  // A big file's signature takes a while: its checktxt goes ahead (csync2 sends it before it
+  // reads the file too), so the client learns meanwhile whether it needs a signature of its own.
+  if (!sizeOnly && st.size >= HEAD_AHEAD_MIN) await s.sendHeldNow();
   if (sizeOnly) {
     // The file is opened all the same: what would keep a signature from being made fails alike.
     const size = readableSize(r.real);

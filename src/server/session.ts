@@ -447,6 +447,11 @@ export class Session {
    * the next write only after the last one's completion, which comes from the loop,
    * and the commands buffered behind this one would otherwise keep it from turning.
    */
+  /** What is held goes out now (after its commit), e.g. a reply's head before a long computation. */
+  sendHeldNow(): Promise<void> {
+    return this.releaseUrgent();
+  }
+
   private async releaseUrgent(): Promise<void> {
     if (this.ctx.store.criticalOpen) return;
     this.release();

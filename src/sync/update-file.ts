@@ -16,7 +16,7 @@ import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
 import { ReplyCode, SIGT_COMMAND, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
 import { urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
-import type { DebugSink } from '../util/log.js';
+import { log, type DebugSink } from '../util/log.js';
 import { atol, autoDecision, measuredTestCommand, measuredTestName, measuredTestWon, winsAsMaster } from './conflict.js';
 import type { RunContext } from './context.js';
 import { JobOut } from './update-jobout.js';
@@ -399,8 +399,12 @@ export class FileJob implements JobIo {
           break;
         }
       }
-      const keep = { peerSig: null as Buffer | null, dropped: false };
-      const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, early, sizeOnly);
+      // Known to differ: the signatures' comparison can only add its -vv lines, so it is not made.
+      const decided = differs && !log.enabled(2);
+      if (decided) stopEarly?.abort();
+      // The peer's signature outlives the check only as an XPATCH basis.
+      const keep = s.xpatch ? { peerSig: null as Buffer | null, dropped: false } : undefined;
+      const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, decided ? null : early, sizeOnly, decided);
       if (rs < 0) return { ok: false, differs, status };
       if (rs > 0) {
         this.out.debug(2, 'File is different on peer (rsync sig).');
@@ -410,8 +414,8 @@ export class FileJob implements JobIo {
       if (!isOkStatus(end)) return { ok: false, differs, status: end };
       const peerMissing = status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND;
       // A regular file's signature (the peer's checktxt says so) can be the basis of an XPATCH.
-      const peerSig = !peerMissing && peerTxt.includes(':type=reg:') ? keep.peerSig ?? undefined : undefined;
-      return { ok: true, differs, status: end, peerMissing, peerSig, peerSigDropped: keep.dropped };
+      const peerSig = !peerMissing && peerTxt.includes(':type=reg:') ? keep?.peerSig ?? undefined : undefined;
+      return { ok: true, differs, status: end, peerMissing, peerSig, peerSigDropped: keep?.dropped === true };
     });
   }
 

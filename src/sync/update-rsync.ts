@@ -123,13 +123,41 @@ async function signatureOfFd(fd: number, size: number, stop?: AbortSignal): Prom
     }
     parts.push(builder.update(buf.subarray(0, got)));
   } else {
+    // Made in place (its size follows from the file's): parts joined at the end held it twice.
+    const out = new Filler(signatureSizeOf(size, { blockLen: SIG_BLOCK }));
+    out.put(parts[0]!);
     for await (const chunk of readFdChunks(fd)) {
       stop?.throwIfAborted();
-      parts.push(builder.update(chunk));
+      out.put(builder.update(chunk));
     }
+    out.put(builder.final());
+    return out.take();
   }
   parts.push(builder.final());
   return Buffer.concat(parts);
+}
+
+/** Bytes copied into a buffer of the expected size, grown (doubled) if more come: a file that grew. */
+class Filler {
+  private buf: Buffer;
+  private at = 0;
+
+  constructor(expected: number) {
+    this.buf = Buffer.allocUnsafe(expected);
+  }
+
+  put(part: Buffer): void {
+    if (this.at + part.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.at + part.length));
+      this.buf.copy(grown, 0, 0, this.at);
+      this.buf = grown;
+    }
+    this.at += part.copy(this.buf, this.at);
+  }
+
+  take(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
 }
 
 /** Read step of signatureMatches(): whole blocks. */
@@ -185,9 +213,12 @@ async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
  * csync_rs_check after the checktxt line of a SIG reply: 1 = differs, 0 =
  * same, -1 = error (logged; the caller treats the file as failed). `keep`
  * receives the peer's signature (null when it was read piecewise for -vvv).
+ * `decided`: the caller already knows the file differs and wants no -vv lines,
+ * so no local signature is made (a big changed file is not read for nothing).
  */
 export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean,
-  keep?: { peerSig: Buffer | null; dropped?: boolean }, early?: Promise<EarlySignature | null> | null, sizeOnly = false): Promise<number> {
+  keep?: { peerSig: Buffer | null; dropped?: boolean }, early?: Promise<EarlySignature | null> | null, sizeOnly = false,
+  decided = false): Promise<number> {
   out.debug(3, `Csync2 / Librsync: csync_rs_check('${file}', ${isReg ? 1 : 0} [${isReg ? 'regular file' : 'non-regular file'}])`);
   out.debug(3, 'Reading signature size from peer....');
   // After SIGT (sizeOnly, for a non-regular local entry only) a signature may come as its size alone.
@@ -219,7 +250,9 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
         out.debug(3, 'Running rs_sig_file() from librsync....');
         mySize = signatureSizeOf(local.size); // csync2's signature: what the daemon's signatureOfFile() makes
         // Only a signature of the same size can be equal; -vv shows where they differ.
-        if (mySize === size && !log.enabled(2) && local.size < EARLY_SIGNATURE_MIN) {
+        if (decided) {
+          // The caller knows the answer (the checktxt differs, and not -vv): no signature to make.
+        } else if (mySize === size && !log.enabled(2) && local.size < EARLY_SIGNATURE_MIN) {
           // Only the answer is wanted: compare as the signature is made, up to the first difference.
           peerSig = size > 0 ? await link.conn.reader.readExact(size) : Buffer.alloc(0);
           diff = !signatureMatches(local.fd, peerSig);
@@ -243,7 +276,11 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
   let dropped = false;
   if (peerSig === null && size > 0 && !perChunk && payload) {
     const cap = peerSignatureCap(local.kind === 'file' ? local.size : 0);
-    if (size > cap) {
+    if (keep === undefined && mySig === null) {
+      // Neither compared nor wanted afterwards: read past it.
+      await drainPayload(link, size);
+      dropped = true;
+    } else if (size > cap) {
       out.debug(2, `Peer's signature of ${size} bytes is more than ${cap}: not kept.`);
       await drainPayload(link, size);
       dropped = true;

@@ -144,6 +144,19 @@ test('short frames and a missing header are protocol errors', async () => {
   await assert.rejects(garbage.readFrameHeader(), ProtocolError);
 });
 
+test('a big readExact is filled in place as chunks arrive, with what follows left in order; end of file inside it is an error', async () => {
+  const big = randomBytes(3 << 20);
+  const rnd = prng(7);
+  const r = new LineReader(source(split(Buffer.concat([Buffer.from('head\n'), big, Buffer.from('after\n')]), () => 1 + Math.floor(rnd() * 70_000))));
+  assert.equal(await r.readLine(100), 'head');
+  const got = await r.readExact(big.length);
+  assert.ok(got.equals(big));
+  assert.equal(await r.readLine(100), 'after');
+  const cut = new LineReader(source(split(big.subarray(0, 2 << 20), () => 65_536)));
+  await assert.rejects(cut.readExact(big.length),
+    (e: unknown) => e instanceof ProtocolError && e.message === 'Read-error while receiving data.');
+});
+
 test('a stream error ends reading like end of file and is kept', async () => {
   const pt = new PassThrough();
   const r = new LineReader(pt);
