@@ -23,11 +23,13 @@ import { JobOut } from './update-jobout.js';
 import type { CommandPipe, JobIo } from './update-pipe.js';
 import { lstatName } from './update-pure.js';
 import {
-  EARLY_SIGNATURE_MIN, earlySignature, rsCheck, rsDelta, sendDeltaAgainst, sendDeltaStreamed, sendLiteralDelta,
+  EARLY_SIGNATURE_MIN, deltaAhead, earlySignature, rsCheck, rsDelta, sendDeltaAgainst, sendDeltaStreamed, sendLiteralDelta,
 } from './update-rsync.js';
 import { signatureDigest } from '../protocol/xpatch.js';
 
 const STAYS_DIRTY = 'File stays in dirty state. Try again later...';
+/** PATCH of a file this big (to a peer without XPATCH) begins its delta against SIG's signature. */
+const DELTA_AHEAD_MIN = 1 << 20;
 /** Prefix of our extra line naming the peer's error reply (tests comparing with csync2 drop it). */
 export const PEER_SAID = 'Error reply from';
 /** readlink() into csync2's 1024-byte buffer reads at most 1023 bytes. */
@@ -255,7 +257,7 @@ export class FileJob implements JobIo {
         const { xpatch } = s;
         if (xpatch && (peerMissing || peerSigDropped || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
         else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig, s.xpatchStream && st.size > XPATCH_STREAM_MIN);
-        else p = await this.patch(key);
+        else p = await this.patch(key, peerSig !== undefined && st.size >= DELTA_AHEAD_MIN && !log.enabled(3) ? peerSig : null);
         // Nothing after a regular file depends on it: later jobs may go on.
         this.ticket.release();
         first = await p.first;
@@ -402,8 +404,9 @@ export class FileJob implements JobIo {
       // Known to differ: the signatures' comparison can only add its -vv lines, so it is not made.
       const decided = differs && !log.enabled(2);
       if (decided) stopEarly?.abort();
-      // The peer's signature outlives the check only as an XPATCH basis.
-      const keep = s.xpatch ? { peerSig: null as Buffer | null, dropped: false } : undefined;
+      // The peer's signature outlives the check as an XPATCH basis, or for a delta made ahead of PATCH's.
+      const keep = s.xpatch || (isReg && st.size >= DELTA_AHEAD_MIN)
+        ? { peerSig: null as Buffer | null, dropped: false } : undefined;
       const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, decided ? null : early, sizeOnly, decided);
       if (rs < 0) return { ok: false, differs, status };
       if (rs > 0) {
@@ -442,16 +445,23 @@ export class FileJob implements JobIo {
     });
   }
 
-  /** PATCH: the reply, the peer's signature and our delta with the writer held; the final reply later. */
-  private patch(key: BStr): Promise<PatchExchange> {
+  /**
+   * PATCH: the reply, the peer's signature and our delta with the writer held; the final reply later.
+   * With `basis` (the signature SIG brought) the delta is begun at once, against it (rsDelta deltaAhead).
+   */
+  private patch(key: BStr, basis: Buffer | null = null): Promise<PatchExchange> {
     const { s, file } = this;
+    const ahead = basis !== null ? deltaAhead(s.cfg, file, basis) : null;
     return s.pipe.exclusive(this, async (w) => {
       w.line(`PATCH ${urlEncode(key)} ${urlEncode(file)}`);
       const head = await w.expect(async () => {
         const first = await this.readStatus();
-        if (!isOkStatus(first)) return { first, deltaOk: false };
+        if (!isOkStatus(first)) {
+          ahead?.cancel();
+          return { first, deltaOk: false };
+        }
         s.pipe.tapWrites(this);
-        const d = await rsDelta(s.link, this.out, s.cfg, file);
+        const d = await rsDelta(s.link, this.out, s.cfg, file, ahead);
         this.sent += d.sent;
         return { first, deltaOk: d.ok };
       });

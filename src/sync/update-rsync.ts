@@ -366,7 +366,7 @@ export interface DeltaResult {
  * csync2 leaves the peer waiting for data; here the peer gets `octet-stream -1`
  * and answers with an error line, so the session stays usable.
  */
-export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr): Promise<DeltaResult> {
+export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, ahead: DeltaAhead | null = null): Promise<DeltaResult> {
   const reader = link.conn.reader;
   const writer = link.conn.writer;
   out.debug(3, `Csync2 / Librsync: csync_rs_delta('${file}')`);
@@ -399,7 +399,75 @@ export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file:
   } else {
     sigBytes = size > 0 ? await reader.readExact(size) : Buffer.alloc(0);
   }
+  if (ahead !== null && ahead.sig.equals(sigBytes)) {
+    const spool = await ahead.spool;
+    if (spool !== null) {
+      try {
+        await spool.send(link);
+        return { ok: true, sent: spool.size };
+      } finally {
+        spool.dispose();
+      }
+    }
+  }
+  ahead?.cancel();
   return sendDeltaAgainst(link, out, cfg, file, sigBytes);
+}
+
+/** A delta made ahead of PATCH's signature (deltaAhead()). */
+export interface DeltaAhead {
+  /** The signature it is made against. */
+  sig: Buffer;
+  /** The delta; null when it could not be made (rsDelta then makes it the usual way and reports why). */
+  spool: Promise<Spool | null>;
+  /** Not wanted: stop making it and free what it holds. */
+  cancel(): void;
+}
+
+/**
+ * The delta of the local file against `sig`, the signature the file's SIG brought,
+ * made while PATCH's own signature is on its way: a csync2 daemon makes that one
+ * anew, reading its whole file again. When it comes the same (the peer's file is
+ * still that version), rsDelta sends this delta at once; a big changed file no
+ * longer waits for the peer's second signature before its delta is begun. Silent:
+ * any failure leaves the work to rsDelta.
+ */
+export function deltaAhead(cfg: Config, file: BStr, sig: Buffer): DeltaAhead {
+  const stop = new AbortController();
+  const make = async (): Promise<Spool | null> => {
+    let parsed: Signature;
+    let fd: number;
+    try {
+      parsed = parseSignature(sig);
+      fd = openSync(fsPath(prefixSubst(cfg, file)), FS.O_RDONLY);
+    } catch {
+      return null;
+    }
+    const spool = new Spool(cfg);
+    try {
+      const encoder = new DeltaEncoder(parsed);
+      for await (const chunk of readFdChunks(fd)) {
+        stop.signal.throwIfAborted();
+        spool.addAll(encoder.write(chunk));
+      }
+      spool.addAll(encoder.end());
+      return spool;
+    } catch {
+      spool.dispose();
+      return null;
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const spool = make();
+  return {
+    sig,
+    spool,
+    cancel: () => {
+      stop.abort();
+      void spool.then((sp) => sp?.dispose());
+    },
+  };
 }
 
 /** The size of the local file (0 if it cannot be stat'ed: openDataFile reports that). */

@@ -5,7 +5,8 @@
  * is sent) then stops at the checktxt, and the file is read once, for the delta. For that the
  * checktxt must come early: csync2 sends it before it makes the signature, and our daemon now does
  * too for big files. Seen from outside: the client under strace, counting the bytes it reads from
- * the file. A change that keeps the size still gets its signature compared (and is sent).
+ * the file. A change that keeps the size still gets its signature compared (and is sent; to a real
+ * daemon its delta is made while the daemon makes PATCH's signature, and not made again).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -79,16 +80,20 @@ for (const impl of ['ours', 'real'] as const) {
   });
 }
 
-test('a big file changed in place (same size) still gets its signature compared', async () => {
-  const rel = 'inplace.bin';
-  const data = randomBytes(SIZE);
-  await a.write(rel, data);
-  await pushTraced(rel, 'ours', 'inplace-new');
-  data.fill(7, 1000, 5000);
-  await a.write(rel, data);
-  // Another mtime for the local check (the write may fall in the same second as the first).
-  await a.setMtime(rel, 1_700_000_000);
-  const read = await pushTraced(rel, 'ours', 'inplace-changed');
-  // The checktxt (mtime left out, as csync2 compares it) is the same: signature and delta both read it.
-  assert.ok(read >= SIZE * 2, `read ${read} bytes of a file of ${SIZE}`);
-});
+for (const impl of ['ours', 'real'] as const) {
+  test(`a big file changed in place (same size) still gets its signature compared (${impl} daemon)`, async () => {
+    const rel = `inplace-${impl}.bin`;
+    const data = randomBytes(SIZE);
+    await a.write(rel, data);
+    await pushTraced(rel, impl, `${impl}-inplace-new`);
+    data.fill(7, 1000, 5000);
+    await a.write(rel, data);
+    // Another mtime for the local check (the write may fall in the same second as the first).
+    await a.setMtime(rel, 1_700_000_000);
+    // Arrives whole (pushTraced compares); to a real daemon by PATCH, its delta made ahead (deltaAhead).
+    const read = await pushTraced(rel, impl, `${impl}-inplace-changed`);
+    // The checktxt (mtime left out, as csync2 compares it) is the same: signature and delta both read it.
+    assert.ok(read >= SIZE * 2, `read ${read} bytes of a file of ${SIZE}`);
+    assert.ok(read < SIZE * 2.5, `read ${read} bytes of a file of ${SIZE}: the delta was made twice`);
+  });
+}
