@@ -173,6 +173,8 @@ export class FileJob implements JobIo {
     let peerSig: Buffer | undefined;
     /** ... or one too big to keep: a delta against it would be no smaller than literals. */
     let peerSigDropped = false;
+    /** The local file's signature the last SIG's check made, if it made one. */
+    let mySig: Buffer | undefined;
     let haveTurn = false;
     const turn = async (): Promise<boolean> => {
       if (haveTurn) return true;
@@ -204,6 +206,7 @@ export class FileJob implements JobIo {
         peerMissing = false;
         peerSig = undefined;
         peerSigDropped = false;
+        mySig = undefined;
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, st);
@@ -237,6 +240,7 @@ export class FileJob implements JobIo {
         peerMissing = sig.peerMissing === true;
         peerSig = sig.peerSig;
         peerSigDropped = sig.peerSigDropped === true;
+        mySig = sig.mySig;
         if (!sig.differs) {
           this.out.debug(1, 'File is already up to date on peer.');
           if (s.dryRun) this.out.stdout(`?S: ${pad15(s.peer)} ${file}`);
@@ -256,8 +260,8 @@ export class FileJob implements JobIo {
         let p: PatchExchange;
         const { xpatch } = s;
         if (xpatch && (peerMissing || peerSigDropped || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
-        else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig, s.xpatchStream && st.size > XPATCH_STREAM_MIN);
-        else p = await this.patch(key, peerSig !== undefined && st.size >= DELTA_AHEAD_MIN && !log.enabled(3) ? peerSig : null);
+        else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig, s.xpatchStream && st.size > XPATCH_STREAM_MIN, mySig);
+        else p = await this.patch(key, peerSig !== undefined && st.size >= DELTA_AHEAD_MIN && !log.enabled(3) ? peerSig : null, mySig);
         // Nothing after a regular file depends on it: later jobs may go on.
         this.ticket.release();
         first = await p.first;
@@ -406,7 +410,7 @@ export class FileJob implements JobIo {
       if (decided) stopEarly?.abort();
       // The peer's signature outlives the check as an XPATCH basis, or for a delta made ahead of PATCH's.
       const keep = s.xpatch || (isReg && st.size >= DELTA_AHEAD_MIN)
-        ? { peerSig: null as Buffer | null, dropped: false } : undefined;
+        ? { peerSig: null as Buffer | null, mySig: null as Buffer | null, dropped: false } : undefined;
       const rs = await rsCheck(s.link, this.out, s.cfg, file, isReg, keep, decided ? null : early, sizeOnly, decided);
       if (rs < 0) return { ok: false, differs, status };
       if (rs > 0) {
@@ -418,7 +422,7 @@ export class FileJob implements JobIo {
       const peerMissing = status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND;
       // A regular file's signature (the peer's checktxt says so) can be the basis of an XPATCH.
       const peerSig = !peerMissing && peerTxt.includes(':type=reg:') ? keep?.peerSig ?? undefined : undefined;
-      return { ok: true, differs, status: end, peerMissing, peerSig, peerSigDropped: keep?.dropped === true };
+      return { ok: true, differs, status: end, peerMissing, peerSig, mySig: keep?.mySig ?? undefined, peerSigDropped: keep?.dropped === true };
     });
   }
 
@@ -428,7 +432,7 @@ export class FileJob implements JobIo {
    * signature the SIG brought, named by its digest so the peer can tell that
    * its file is still that one. Its one reply stands for PATCH's first and final.
    */
-  private xpatchNow(key: BStr, basis: Buffer | null, streamed = false): Promise<PatchExchange> {
+  private xpatchNow(key: BStr, basis: Buffer | null, streamed = false, mySig?: Buffer): Promise<PatchExchange> {
     const { s, file } = this;
     return s.pipe.exclusive(this, async (w) => {
       const line = `${streamed ? XPATCHS_COMMAND : XPATCH_COMMAND} ${urlEncode(key)} ${urlEncode(file)}`;
@@ -437,8 +441,8 @@ export class FileJob implements JobIo {
       const d = basis === null
         ? await sendLiteralDelta(s.link, this.out, s.cfg, file)
         : streamed
-          ? await sendDeltaStreamed(s.link, this.out, s.cfg, file, basis)
-          : await sendDeltaAgainst(s.link, this.out, s.cfg, file, basis);
+          ? await sendDeltaStreamed(s.link, this.out, s.cfg, file, basis, mySig)
+          : await sendDeltaAgainst(s.link, this.out, s.cfg, file, basis, mySig);
       this.sent += d.sent;
       const reply = w.expect(() => this.readStatus());
       return { first: reply, deltaOk: d.ok, final: reply };
@@ -449,9 +453,9 @@ export class FileJob implements JobIo {
    * PATCH: the reply, the peer's signature and our delta with the writer held; the final reply later.
    * With `basis` (the signature SIG brought) the delta is begun at once, against it (rsDelta deltaAhead).
    */
-  private patch(key: BStr, basis: Buffer | null = null): Promise<PatchExchange> {
+  private patch(key: BStr, basis: Buffer | null = null, mySig?: Buffer): Promise<PatchExchange> {
     const { s, file } = this;
-    const ahead = basis !== null ? deltaAhead(s.cfg, file, basis) : null;
+    const ahead = basis !== null ? deltaAhead(s.cfg, file, basis, mySig) : null;
     return s.pipe.exclusive(this, async (w) => {
       w.line(`PATCH ${urlEncode(key)} ${urlEncode(file)}`);
       const head = await w.expect(async () => {
@@ -651,6 +655,8 @@ interface SigResult {
   peerSig?: Buffer;
   /** The peer's signature was too big to keep (update-rsync.ts peerSignatureCap). */
   peerSigDropped?: boolean;
+  /** The local file's signature, when the check made one (a delta can be made from the two). */
+  mySig?: Buffer;
   /** A removal whose parent directory is missing on the peer: already gone. */
   gone?: boolean;
 }

@@ -27,6 +27,7 @@ import { parseSignature, type Signature } from '../rsync/sigload.js';
 import { resolveSigParams } from '../rsync/sigparams.js';
 import { DELTA_MAGIC } from '../rsync/format.js';
 import { sharesAlignedBlock } from '../rsync/probe.js';
+import { inPlaceDelta, planInPlace } from '../rsync/inplace.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 import { FatalError, ProtocolError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -217,7 +218,7 @@ async function* readFdChunks(fd: number): AsyncGenerator<Buffer> {
  * so no local signature is made (a big changed file is not read for nothing).
  */
 export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, isReg: boolean,
-  keep?: { peerSig: Buffer | null; dropped?: boolean }, early?: Promise<EarlySignature | null> | null, sizeOnly = false,
+  keep?: { peerSig: Buffer | null; mySig?: Buffer | null; dropped?: boolean }, early?: Promise<EarlySignature | null> | null, sizeOnly = false,
   decided = false): Promise<number> {
   out.debug(3, `Csync2 / Librsync: csync_rs_check('${file}', ${isReg ? 1 : 0} [${isReg ? 'regular file' : 'non-regular file'}])`);
   out.debug(3, 'Reading signature size from peer....');
@@ -314,7 +315,10 @@ export async function rsCheck(link: PeerLink, out: UpdateOut, cfg: Config, file:
     }
   }
   out.debug(3, `File has been checked successfully (${diff ? 'difference found' : 'files are equal'}).`);
-  if (keep) keep.peerSig = peerSig;
+  if (keep) {
+    keep.peerSig = peerSig;
+    keep.mySig = mySig;
+  }
   return diff ? 1 : 0;
 }
 
@@ -432,7 +436,7 @@ export interface DeltaAhead {
  * longer waits for the peer's second signature before its delta is begun. Silent:
  * any failure leaves the work to rsDelta.
  */
-export function deltaAhead(cfg: Config, file: BStr, sig: Buffer): DeltaAhead {
+export function deltaAhead(cfg: Config, file: BStr, sig: Buffer, mySig?: Buffer | null): DeltaAhead {
   const stop = new AbortController();
   const make = async (): Promise<Spool | null> => {
     let parsed: Signature;
@@ -445,6 +449,11 @@ export function deltaAhead(cfg: Config, file: BStr, sig: Buffer): DeltaAhead {
     }
     const spool = new Spool(cfg);
     try {
+      const pieces = inPlacePieces(fd, fstatSync(fd).size, sig, mySig);
+      if (pieces !== null) {
+        await spoolPieces(spool, pieces, stop.signal);
+        return spool;
+      }
       const encoder = new DeltaEncoder(parsed);
       for await (const chunk of readFdChunks(fd)) {
         stop.signal.throwIfAborted();
@@ -479,6 +488,17 @@ function localSizeOf(cfg: Config, file: BStr): number {
   }
 }
 
+/**
+ * The delta made from the two signatures (rsync/inplace.ts) when they allow it: the
+ * local one (`mySig`, when the check made it) and the peer's, of files of one size,
+ * differing in few blocks. Not at -vvv, whose wire dump shows librsync's own delta.
+ */
+function inPlacePieces(fd: number, fileSize: number, sigBytes: Buffer, mySig: Buffer | null | undefined): Generator<Buffer> | null {
+  if (!mySig || log.enabled(3)) return null;
+  const plan = planInPlace(mySig, sigBytes, fileSize);
+  return plan === null ? null : inPlaceDelta(fd, plan);
+}
+
 /** The peer's signature parsed; one that librsync would reject is fatal, with csync2's message. */
 function peerSignature(sigBytes: Buffer): Signature {
   try {
@@ -493,7 +513,8 @@ function peerSignature(sigBytes: Buffer): Signature {
  * one frame (the caller holds the writer). PATCH gets the signature in its own
  * exchange; an XPATCH with a basis uses the one its SIG brought.
  */
-export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer): Promise<DeltaResult> {
+export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer,
+  mySig?: Buffer | null): Promise<DeltaResult> {
   const writer = link.conn.writer;
   const sig = peerSignature(sigBytes);
 
@@ -502,6 +523,25 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
   if (data === null) return { ok: false, sent: 0 };
   const { fd, size: fileSize } = data;
   try {
+    const pieces = inPlacePieces(fd, fileSize, sigBytes, mySig);
+    if (pieces !== null) {
+      const spool = new Spool(cfg);
+      try {
+        let made = false;
+        try {
+          await spoolPieces(spool, pieces);
+          made = true;
+        } catch {
+          // The file changed under us: the scan below reads it as it is now.
+        }
+        if (made) {
+          await spool.send(link);
+          return { ok: true, sent: spool.size };
+        }
+      } finally {
+        spool.dispose();
+      }
+    }
     out.debug(3, 'Running rs_build_hash_table() from librsync..');
     out.debug(3, 'Running rs_delta_file() from librsync..');
     if (sig.count === 0 && fileSize >= STREAM_LITERAL_MIN) {
@@ -556,12 +596,15 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
  * run of frames ended by `octet-stream 0`, protocol/frame.ts FRAME_CHUNKED), so the
  * peer patches while we read on; a read error on the way ends it with `octet-stream -1`.
  */
-export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer): Promise<DeltaResult> {
+export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer,
+  mySig?: Buffer | null): Promise<DeltaResult> {
   const writer = link.conn.writer;
   const sig = peerSignature(sigBytes);
   const data = await openDataFile(link, out, cfg, file);
   if (data === null) return { ok: false, sent: 0 };
   try {
+    const pieces = inPlacePieces(data.fd, data.size, sigBytes, mySig);
+    if (pieces !== null) return await sendChunked(link, out, file, pieces);
     const encoder = new DeltaEncoder(sig);
     const reads = readFdChunks(data.fd);
     let sent = 0;
@@ -587,6 +630,36 @@ export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Con
   } finally {
     closeSync(data.fd);
   }
+}
+
+/** Delta pieces into `spool`, letting the event loop turn between them (each may have read 1 MiB). */
+async function spoolPieces(spool: Spool, pieces: Iterable<Buffer>, stop?: AbortSignal): Promise<void> {
+  for (const p of pieces) {
+    stop?.throwIfAborted();
+    spool.addAll([p]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Delta pieces as a chunked run of frames; a read error on the way ends it with `octet-stream -1`. */
+async function sendChunked(link: PeerLink, out: UpdateOut, file: BStr, pieces: Iterator<Buffer>): Promise<DeltaResult> {
+  const writer = link.conn.writer;
+  let sent = 0;
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = pieces.next();
+    } catch (err) {
+      out.debug(0, `I/O Error '${strerror(err)}' while reading data file in rsync-delta: ${file}`);
+      await writer.sendFrameError();
+      return { ok: false, sent };
+    }
+    if (next.done) break;
+    if (next.value.length > 0) await writer.sendFrame(next.value);
+    sent += next.value.length;
+  }
+  await writer.sendFrame(Buffer.alloc(0));
+  return { ok: true, sent };
 }
 
 /** The local file a delta is made of; null = it cannot be read (said, and `octet-stream -1` sent instead). */
