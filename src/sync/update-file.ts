@@ -471,6 +471,9 @@ export class FileJob implements JobIo {
       });
       if (!isOkStatus(head.first)) return { ...head, final: null };
       return { ...head, final: w.expect(() => this.readStatus()) };
+    }).catch((err: unknown) => {
+      ahead?.cancel(); // the session failed before rsDelta could take it
+      throw err;
     });
   }
 

@@ -371,6 +371,15 @@ export interface DeltaResult {
  * and answers with an error line, so the session stays usable.
  */
 export async function rsDelta(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, ahead: DeltaAhead | null = null): Promise<DeltaResult> {
+  try {
+    return await deltaAfterPatch(link, out, cfg, file, ahead);
+  } finally {
+    // Sent or not, whatever it still holds goes (a used spool is already disposed).
+    ahead?.cancel();
+  }
+}
+
+async function deltaAfterPatch(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, ahead: DeltaAhead | null): Promise<DeltaResult> {
   const reader = link.conn.reader;
   const writer = link.conn.writer;
   out.debug(3, `Csync2 / Librsync: csync_rs_delta('${file}')`);
