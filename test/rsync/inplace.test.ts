@@ -84,3 +84,45 @@ test('no plan where a scan is needed: data moved, other sizes or parameters; a f
     closeSync(fd);
   }
 }));
+
+test('random files changed in place: every plan patches the basis into the file', () => withDir(async (dir) => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const basis = join(dir, 'basis');
+  const file = join(dir, 'file');
+  let planned = 0;
+  for (let round = 0; round < 40; round++) {
+    const size = rnd(300_000);
+    const opts = [{ blockLen: 2048 }, { blockLen: 1000 }, { blockLen: 700, strongLen: 8 }][round % 3]!;
+    const old = randomBytes(size);
+    const now = Buffer.from(old);
+    for (let k = rnd(4); k > 0 && size > 0; k--) {
+      const at = rnd(size);
+      now.fill(rnd(256), at, Math.min(size, at + 1 + rnd(3000)));
+    }
+    writeFileSync(basis, old);
+    writeFileSync(file, now);
+    const plan = planInPlace(await signatureOfFile(file, opts), await signatureOfFile(basis, opts), size);
+    if (plan === null) continue; // too much changed for this way: the scan's job
+    planned++;
+    const fd = openSync(file, 'r');
+    let delta: Buffer;
+    try {
+      delta = Buffer.concat([...inPlaceDelta(fd, plan)]);
+    } finally {
+      closeSync(fd);
+    }
+    const outPath = join(dir, 'out');
+    const out = openSync(outPath, 'w');
+    try {
+      await patchToFile(basis, [delta], out);
+    } finally {
+      closeSync(out);
+    }
+    assert.ok(readFileSync(outPath).equals(now), `round ${round}: size ${size}, ${JSON.stringify(opts)}`);
+  }
+  assert.ok(planned >= 20, `only ${planned} of 40 rounds planned`);
+}));
