@@ -9,12 +9,33 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { inPlaceDelta, planInPlace } from '../../src/rsync/inplace.js';
+import { inPlaceDelta, planInPlace, type InPlacePlan } from '../../src/rsync/inplace.js';
 import { patchToFile, signatureOfFile } from '../../src/rsync/index.js';
 import { rdiff } from './fixtures.js';
 
 /** csync2's signature parameters. */
 const CSYNC2_SIG = { blockLen: 2048 };
+
+/** The in-place delta of the file at `path` by `plan`, whole. */
+function deltaOf(path: string, plan: InPlacePlan): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    return Buffer.concat([...inPlaceDelta(fd, plan)]);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `basis` patched by `delta` with our patcher, written to `outPath` and read back. */
+async function patched(basis: string, delta: Buffer, outPath: string): Promise<Buffer> {
+  const out = openSync(outPath, 'w');
+  try {
+    await patchToFile(basis, [delta], out);
+  } finally {
+    closeSync(out);
+  }
+  return readFileSync(outPath);
+}
 
 function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'csync2-inplace-'));
@@ -36,25 +57,12 @@ test('changed blocks go as literals, the rest as copies; our patcher and rdiff r
   const plan = planInPlace(mine, theirs, now.length);
   assert.ok(plan !== null);
   assert.equal(plan.differs.reduce((a, b) => a + b, 0), 4);
-  const fd = openSync(file, 'r');
-  let delta: Buffer;
-  try {
-    delta = Buffer.concat([...inPlaceDelta(fd, plan)]);
-  } finally {
-    closeSync(fd);
-  }
+  const delta = deltaOf(file, plan);
   // Four blocks of literals (the last one short) and a few commands.
   assert.ok(delta.length > 3 * 2048 + 777 && delta.length < 4 * 2048 + 200, `delta of ${delta.length} bytes`);
   const deltaPath = join(dir, 'delta');
   writeFileSync(deltaPath, delta);
-  const ours = join(dir, 'ours');
-  const out = openSync(ours, 'w');
-  try {
-    await patchToFile(basis, [delta], out);
-  } finally {
-    closeSync(out);
-  }
-  assert.ok(readFileSync(ours).equals(now), 'our patcher');
+  assert.ok((await patched(basis, delta, join(dir, 'ours'))).equals(now), 'our patcher');
   const real = join(dir, 'real');
   const r = await rdiff(['patch', basis, deltaPath, real]);
   assert.equal(r.code, 0, r.stderr.toString());
@@ -108,21 +116,8 @@ test('random files changed in place: every plan patches the basis into the file'
     const plan = planInPlace(await signatureOfFile(file, opts), await signatureOfFile(basis, opts), size);
     if (plan === null) continue; // too much changed for this way: the scan's job
     planned++;
-    const fd = openSync(file, 'r');
-    let delta: Buffer;
-    try {
-      delta = Buffer.concat([...inPlaceDelta(fd, plan)]);
-    } finally {
-      closeSync(fd);
-    }
-    const outPath = join(dir, 'out');
-    const out = openSync(outPath, 'w');
-    try {
-      await patchToFile(basis, [delta], out);
-    } finally {
-      closeSync(out);
-    }
-    assert.ok(readFileSync(outPath).equals(now), `round ${round}: size ${size}, ${JSON.stringify(opts)}`);
+    const got = await patched(basis, deltaOf(file, plan), join(dir, 'out'));
+    assert.ok(got.equals(now), `round ${round}: size ${size}, ${JSON.stringify(opts)}`);
   }
   assert.ok(planned >= 20, `only ${planned} of 40 rounds planned`);
 }));
