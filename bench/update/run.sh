@@ -8,7 +8,8 @@
 #
 # Cases per tree: initial push (server empty), then 1% of the files rewritten and pushed.
 # `big`: a 200 MiB file pushed to an empty server, then 1 MiB of it changed in ten places and
-# pushed again. Each case runs the local check (-cr) untimed first, then times `-u` only.
+# pushed again ("changed": same size, a file changed in place), then 1 MiB appended and pushed
+# ("grown": a log's way). Each case runs the local check (-cr) untimed first, then times `-u` only.
 # The server is a `-ii` daemon started per implementation pair; trees are compared afterwards.
 # Per tree, a "fs floor" line (bench/fs-floor.ts): the same tree written the way a receiver must
 # at least, without flush / flushed one by one / flushed 4 at a time; divided by real->real's
@@ -163,6 +164,15 @@ run_tree() { # TREE
     fi
     client "$dir" "$cbin" -cr / >/dev/null 2>&1
     RESULT[$tree,changed,$name]=$(timed "$dir" "$cbin")
+    if [ "$tree" = big ]; then
+      # A log's way: 1 MiB appended (same bytes for every pair). The size differs: the delta is a scan.
+      node -e '
+        const fs=require("fs"); const b=Buffer.alloc(1<<20); let x=777;
+        for(let j=0;j<b.length;j+=4){ x=(x*1103515245+12345)>>>0; b.writeUInt32LE(x,j);} fs.appendFileSync(process.argv[1],b);' \
+        "$dir/client/data/big.bin"
+      client "$dir" "$cbin" -cr / >/dev/null 2>&1
+      RESULT[$tree,grown,$name]=$(timed "$dir" "$cbin")
+    fi
     stop_daemon
     [ -n "${BENCH_KEEP:-}" ] || discard "$dir/client/data" "$dir/server/data"
   done
@@ -185,7 +195,8 @@ printf '%-9s %-8s | %-16s | %-16s %-6s | %-16s %-6s | %-26s\n' tree case 'real->
 wire() { read -r _ _ b <<<"$1"; [ -n "${b:-}" ] && awk -v b="$b" 'BEGIN { printf "%.1f", b / 1048576 }' || printf 'n/a'; }
 for tree in "${CASES[@]}"; do
   run_tree "$tree" || exit 1
-  for c in initial changed; do
+  for c in initial changed grown; do
+    [ "$c" != grown ] || [ "$tree" = big ] || continue
     rr=${RESULT[$tree,$c,real->real]:-n/a}
     or=${RESULT[$tree,$c,ours->real]:-n/a}
     oo=${RESULT[$tree,$c,ours->ours]:-n/a}
