@@ -88,7 +88,7 @@ async function sigReply(s: Session, r: Request, sizeOnly: boolean): Promise<Outc
   await conn.writer.sendText(head);
   // A big file's signature takes a while: its checktxt goes ahead (csync2 sends it before it
   // reads the file too), so the client learns meanwhile whether it needs a signature of its own.
-  if (!sizeOnly && st.size >= HEAD_AHEAD_MIN) await s.sendHeldNow();
+  if (!sizeOnly && st.size >= HEAD_AHEAD_MIN) await s.releaseUrgent();
   if (sizeOnly) {
     // The file is opened all the same: what would keep a signature from being made fails alike.
     const size = readableSize(r.real);

@@ -441,18 +441,14 @@ export class Session {
     this.replyUrgent &&= this.conn.writer.holdsOutput;
   }
 
-  /** What is held goes out now (after its commit), e.g. a reply's head before a long computation. */
-  sendHeldNow(): Promise<void> {
-    return this.releaseUrgent();
-  }
-
   /**
    * Send an urgent reply now, unless another session is mid-change (then it stays
    * flagged for the next release), and let the event loop turn: a TLS socket takes
    * the next write only after the last one's completion, which comes from the loop,
    * and the commands buffered behind this one would otherwise keep it from turning.
+   * Also for a reply's head before a long computation (filecmds.ts sigReply).
    */
-  private async releaseUrgent(): Promise<void> {
+  async releaseUrgent(): Promise<void> {
     if (this.ctx.store.criticalOpen) return;
     this.release();
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -10,7 +10,7 @@
  * goes out as one literal read straight from the file; other deltas are
  * spooled in memory, or in an unlinked temporary file once they grow large.
  */
-import { closeSync, fstatSync, openSync, statSync, read as fsRead, readSync, unlinkSync, writeSync, constants as FS } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync, read as fsRead, readSync, unlinkSync, constants as FS } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +32,7 @@ import { fsPath, type BStr } from '../util/bytes.js';
 import { FatalError, ProtocolError, strerror } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { giveBuffer, takeBuffer } from '../util/bufpool.js';
+import { writeFully } from '../util/fdwrite.js';
 import type { UpdateOut } from './update-output.js';
 
 const S_IFMT = 0o170000;
@@ -456,22 +457,10 @@ export function deltaAhead(cfg: Config, file: BStr, sig: Buffer, mySig?: Buffer 
     } catch {
       return null;
     }
-    const spool = new Spool(cfg);
     try {
       const pieces = inPlacePieces(fd, fstatSync(fd).size, sig, mySig);
-      if (pieces !== null) {
-        await spoolPieces(spool, pieces, stop.signal);
-        return spool;
-      }
-      const encoder = new DeltaEncoder(parsed);
-      for await (const chunk of readFdChunks(fd)) {
-        stop.signal.throwIfAborted();
-        spool.addAll(encoder.write(chunk));
-      }
-      spool.addAll(encoder.end());
-      return spool;
+      return await spoolPieces(cfg, pieces ?? scanned(parsed, fd, stop.signal), stop.signal);
     } catch {
-      spool.dispose();
       return null;
     } finally {
       closeSync(fd);
@@ -533,22 +522,13 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
   const { fd, size: fileSize } = data;
   try {
     const pieces = inPlacePieces(fd, fileSize, sigBytes, mySig);
-    if (pieces !== null) {
-      const spool = new Spool(cfg);
+    const inPlace = pieces === null ? null : await spoolPieces(cfg, pieces);
+    if (inPlace !== null) {
       try {
-        let made = false;
-        try {
-          await spoolPieces(spool, pieces);
-          made = true;
-        } catch {
-          // The file changed under us: the scan below reads it as it is now.
-        }
-        if (made) {
-          await spool.send(link);
-          return { ok: true, sent: spool.size };
-        }
+        await inPlace.send(link);
+        return { ok: true, sent: inPlace.size };
       } finally {
-        spool.dispose();
+        inPlace.dispose();
       }
     }
     out.debug(3, 'Running rs_build_hash_table() from librsync..');
@@ -641,12 +621,30 @@ export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Con
   }
 }
 
-/** Delta pieces into `spool`, letting the event loop turn between them (each may have read 1 MiB). */
-async function spoolPieces(spool: Spool, pieces: Iterable<Buffer>, stop?: AbortSignal): Promise<void> {
-  for (const p of pieces) {
+/** The delta of the open file against `sig` by a scan, a read (1 MiB) at a time; `stop` ends it (throws). */
+async function* scanned(sig: Signature, fd: number, stop?: AbortSignal): AsyncGenerator<Buffer> {
+  const encoder = new DeltaEncoder(sig);
+  for await (const chunk of readFdChunks(fd)) {
     stop?.throwIfAborted();
-    spool.addAll([p]);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    yield* encoder.write(chunk);
+  }
+  yield* encoder.end();
+}
+
+/** Delta pieces spooled, the event loop turning between them (each may have read 1 MiB); null if they failed. */
+async function spoolPieces(cfg: Config, pieces: Iterable<Buffer> | AsyncIterable<Buffer>, stop?: AbortSignal): Promise<Spool | null> {
+  const spool = new Spool(cfg);
+  try {
+    for await (const p of pieces) {
+      stop?.throwIfAborted();
+      spool.addAll([p]);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return spool;
+  } catch {
+    // Stopped, or the file changed under us (inplace.ts): the caller scans it as it is now.
+    spool.dispose();
+    return null;
   }
 }
 
@@ -801,10 +799,6 @@ class Spool {
     this.fd = null;
     this.chunks = [];
   }
-}
-
-function writeFully(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 /** An unlinked temporary file in the config's tempdir, else the system's. */
