@@ -25,6 +25,9 @@ build: deps
 	@mkdir -p dist/launcher
 	@$(CC) -O2 -Wall -o dist/launcher/csync2-prebind src/launcher/prebind.c 2>/dev/null \
 	  || echo "note: no C compiler; bin/csync2 runs without its pre-binder (src/launcher/prebind.c)"
+	@# The daemon's file system flusher (optional: without it each received file gets its own fdatasync).
+	@$(CC) -O2 -Wall -o dist/launcher/csync2-syncfs src/launcher/syncfs.c 2>/dev/null \
+	  || echo "note: no C compiler; the daemon flushes received files one by one (src/launcher/syncfs.c)"
 
 # The interop tests run the real csync2 and rdiff beside ours (and strace watches a daemon):
 # install them when missing.
@@ -65,6 +68,7 @@ install: build
 	rm -rf $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src && mv $(DESTDIR)$(PREFIX)/lib/csync2-ts/src $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/src
 	install -m 644 dist/csync2.cjs dist/csync2-main.cjs $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/
 	[ ! -f dist/launcher/csync2-prebind ] || install -D -m 755 dist/launcher/csync2-prebind $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/launcher/csync2-prebind
+	[ ! -f dist/launcher/csync2-syncfs ] || install -D -m 755 dist/launcher/csync2-syncfs $(DESTDIR)$(PREFIX)/lib/csync2-ts/dist/launcher/csync2-syncfs
 	install -d $(DESTDIR)$(PREFIX)/lib/csync2-ts/bin
 	for b in bin/*; do sed -e '1,2s| node | $(NODE) |g' -e '1s| node$$| $(NODE)|' $$b > $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; chmod 755 $(DESTDIR)$(PREFIX)/lib/csync2-ts/$$b; \
 	  ln -sf ../lib/csync2-ts/$$b $(DESTDIR)$(PREFIX)/sbin/$$(basename $$b); done

@@ -5,7 +5,10 @@
  * network, protocol, TLS or database. Three ways:
  *   nosync    no flush at all (what csync2 does: it never calls fsync)
  *   serial    fdatasync before each rename, one at a time
- *   parallel  fdatasync on the thread pool, up to 4 files in flight (as our daemon does)
+ *   parallel  fdatasync on the thread pool, up to 4 files in flight
+ *   grouped   src/fs/flushgroup.ts (as our daemon does): one syncfs for the files sealed
+ *             meanwhile, up to 64 in flight (a client's window); where syncfs cannot
+ *             serve, an fdatasync each
  * Each run writes a fresh copy under DST (left there; DST must not exist).
  *
  *   node dist/bench/fs-floor.js SRC DST
@@ -15,16 +18,20 @@
  * met by a receiver that flushes each file before putting it in place.
  */
 import { closeSync, constants as C, fchmodSync, fchownSync, fdatasync, fdatasyncSync, futimesSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { flushFile } from '../src/fs/flushgroup.js';
 import { pathToFileURL } from 'node:url';
 
 type Entry = { rel: string; data: Buffer | null };
-export type FloorMode = 'nosync' | 'serial' | 'parallel';
-export const FLOOR_MODES: readonly FloorMode[] = ['nosync', 'serial', 'parallel'];
+export type FloorMode = 'nosync' | 'serial' | 'parallel' | 'grouped';
+export const FLOOR_MODES: readonly FloorMode[] = ['nosync', 'serial', 'parallel', 'grouped'];
 
 const pFdatasync = promisify(fdatasync);
-/** Flushes at once: our daemon's also run on libuv's pool of 4 threads. */
+/** Flushes at once: libuv's pool has 4 threads. */
 const IN_FLIGHT = 4;
+/** Files waiting for their group's flush at once (the client's window of jobs, sync/update-host.ts). */
+const GROUPED_IN_FLIGHT = 64;
 
 /** Every directory and regular file below `root`, parents first, contents read. */
 export function readTree(root: string): Entry[] {
@@ -42,6 +49,10 @@ export function readTree(root: string): Entry[] {
   };
   walk(root, '');
   return out;
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/'));
 }
 
 /** Write one file up to the flush; returns the fd and temp path. */
@@ -76,6 +87,9 @@ export async function replayTree(entries: Entry[], dst: string, mode: FloorMode)
     else if (mode === 'serial') {
       fdatasyncSync(fd);
       finish();
+    } else if (mode === 'grouped') {
+      if (flying.length >= GROUPED_IN_FLIGHT) await flying.shift();
+      flying.push(flushFile(fd, dirOf(target)).then(finish));
     } else {
       if (flying.length >= IN_FLIGHT) await flying.shift();
       flying.push(pFdatasync(fd).then(finish));
@@ -95,6 +109,8 @@ async function main(): Promise<void> {
   const files = entries.filter((e) => e.data !== null).length;
   mkdirSync(dst);
   for (const mode of FLOOR_MODES) {
+    // The dirty data of the mode before out of the way first: a syncfs (grouped) would write it too.
+    spawnSync('sync');
     const ms = await replayTree(entries, `${dst}/${mode}`, mode);
     console.log(`${mode.padEnd(8)} ${files} files: ${(ms / 1000).toFixed(2)} s (${((ms * 1000) / files).toFixed(0)} us/file)`);
   }

@@ -12,8 +12,9 @@
 # ("grown": a log's way). Each case runs the local check (-cr) untimed first, then times `-u` only.
 # The server is a `-ii` daemon started per implementation pair; trees are compared afterwards.
 # Per tree, a "fs floor" line (bench/fs-floor.ts): the same tree written the way a receiver must
-# at least, without flush / flushed one by one / flushed 4 at a time; divided by real->real's
-# initial push, the last is the lowest initial-push ratio a receiver that flushes can reach here.
+# at least, without flush / flushed one by one / flushed 4 at a time / flushed in groups by syncfs
+# (as our daemon does on ext4, xfs and btrfs); divided by real->real's initial push, the last is
+# the lowest initial-push ratio a receiver that flushes can reach here.
 # Env: BENCH_WORK=dir, BENCH_KEEP=1, BENCH_PAIRS="ours->ours" (a subset of the pairs),
 #   BENCH_TOUCH_PERCENT=P (the share of files the "changed" case rewrites; default 1).
 # BENCH_WORK on tmpfs (/dev/shm/...) takes the disk out of both sides: real csync2's SQLite commits

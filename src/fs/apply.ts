@@ -14,7 +14,7 @@
  * Renames change directories; those are fsynced later in one batch
  * (syncDirectories), so a sequence of writes pays for each directory once.
  */
-import { close, closeSync, fchmodSync, fchownSync, fdatasync, fstatSync, fsync, open, read, rename, renameSync, statSync, write, type Stats } from 'node:fs';
+import { close, closeSync, fchmodSync, fchownSync, fstatSync, open, read, rename, renameSync, statSync, write, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { unlink } from 'node:fs/promises';
 import { constants as C } from 'node:fs';
@@ -24,9 +24,8 @@ import { strerror } from '../util/errors.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 import { createTempFile, releaseTemp, type TempFile } from './tempfile.js';
 import { fsyncIsNoop } from './syncfree.js';
+import { flushDirectory, flushFile } from './flushgroup.js';
 
-const pFsync = promisify(fsync);
-const pFdatasync = promisify(fdatasync);
 const pClose = promisify(close);
 const pOpen = promisify(open);
 const pRead = promisify(read);
@@ -82,8 +81,9 @@ export class PendingWrite {
     if (this.durable) return;
     this.replacing = this.opts.targetMissing === true ? false : cloneOwnerAndMode(this.temp.fd, this.target, this.opts);
     const fd = this.temp.fd;
-    const skip = this.opts.durable === false || fsyncIsNoop(dirOf(this.temp.path));
-    this.durable = skip ? Promise.resolve() : pFdatasync(fd).catch(() => pFsync(fd));
+    const dir = dirOf(this.temp.path);
+    const skip = this.opts.durable === false || fsyncIsNoop(dir);
+    this.durable = skip ? Promise.resolve() : flushFile(fd, dir);
     this.durable.catch(() => undefined); // the error comes out of commit()
   }
 
@@ -289,16 +289,7 @@ export async function patchToPending(target: BStr, delta: AsyncIterable<Uint8Arr
   return { write: pending!, stats: stats! };
 }
 
-/** fsync each directory once (after a batch of renames into them). Errors are ignored. */
+/** fsync each directory once (after a batch of renames into them; together where flushgroup.ts can). Errors are ignored. */
 export async function syncDirectories(dirs: Iterable<BStr>): Promise<void> {
-  await Promise.all([...dirs].map(async (d) => {
-    if (fsyncIsNoop(d)) return;
-    try {
-      const fd = await pOpen(fsPath(d), C.O_RDONLY | C.O_DIRECTORY);
-      await pFsync(fd).catch(() => undefined);
-      await pClose(fd);
-    } catch {
-      // gone or not ours: nothing to make durable
-    }
-  }));
+  await Promise.all([...dirs].map((d) => (fsyncIsNoop(d) ? undefined : flushDirectory(d).catch(() => undefined))));
 }
