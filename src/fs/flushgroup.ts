@@ -29,6 +29,12 @@ const pFsync = promisify(fsync);
 const pOpen = promisify(open);
 const pClose = promisify(close);
 
+/**
+ * Fewer files than this go by their own fdatasync() (in parallel): a syncfs() for one file
+ * costs about twice an fdatasync() here (0.58 vs 0.29-0.37 ms), and a client that waits for
+ * every reply (a C csync2) never has more than one file waiting.
+ */
+const GROUP_MIN = 3;
 /** A syncfs() slower than this turns groups off for PAUSE_MS. */
 const SLOW_MS = 2000;
 const PAUSE_MS = 60_000;
@@ -71,7 +77,9 @@ class SyncfsHelper {
     if (this.child !== null) return this.child;
     let child: ChildProcess;
     try {
-      child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+      // In a process group of its own: a signal to the daemon's group would leave it a zombie
+      // whom the dying daemon never reaps. It ends at end of input, when the daemon is gone.
+      child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     } catch {
       return null;
     }
@@ -152,6 +160,10 @@ class FlushGroup {
     this.members = [];
     const started = Date.now();
     try {
+      if (batch.length < GROUP_MIN) {
+        await Promise.all(batch.map((m) => m.alone().then(m.resolve, m.reject)));
+        return;
+      }
       const errno = await this.helper.request(this.dir);
       const took = Date.now() - started;
       if (took > SLOW_MS) {

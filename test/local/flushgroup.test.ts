@@ -1,12 +1,13 @@
 /**
  * Received files made durable in groups (src/fs/flushgroup.ts): the syncfs helper's answers,
  * one syncfs for files sealed together where the file system's syncfs covers them (else an
- * fdatasync each), and the fallback to an fdatasync per file when the group's syncfs fails.
+ * fdatasync each), the fallback to an fdatasync per file when the group's syncfs fails, and the
+ * helper's end with the process that started it.
  * The flushes are counted by strace around a small node program using the module.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,31 @@ await Promise.all(done);
 for (const fd of fds) closeSync(fd);
 console.log('flushed');
 `;
+}
+
+/** Pids of the children of `parent` running `exe`. */
+function childrenRunning(parent: number, exe: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0')[0] === exe) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** A process exists and is not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** Run `src` under strace; the number of syncfs and fdatasync calls (the helper's included). */
@@ -79,6 +105,34 @@ describe('received files flushed in groups', () => {
     } else {
       assert.equal(r.syncfs, 0);
       assert.equal(r.fdatasync, FILES);
+    }
+  });
+
+  it('the helper ends when its process is killed (no helper outlives a daemon)', async (t) => {
+    const work = workDir();
+    const dir = join(work, 'data');
+    execFileSync('mkdir', [dir]);
+    if (!syncfsReliable(dir)) {
+      t.diagnostic(`${dir} is not on ext4, xfs or btrfs: no helper is started here`);
+      return;
+    }
+    const file = join(work, 'hold.mjs');
+    // Flushes once (the helper starts), then stays alive until killed.
+    writeFileSync(file, program(dir, false).replace("console.log('flushed');", "console.log('flushed'); setInterval(() => {}, 1000);"));
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (b: Buffer) => { if (b.toString().includes('flushed')) resolve(); });
+        child.on('exit', () => reject(new Error('the program ended early')));
+      });
+      const helpers = childrenRunning(child.pid!, HELPER);
+      assert.equal(helpers.length, 1, 'one helper started');
+      child.kill('SIGKILL');
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && helpers.some(alive)) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(helpers.filter(alive), [], 'the helper is gone');
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 
