@@ -6,7 +6,8 @@
  * began after it joined has returned. One call is in flight per file system; the
  * files sealed meanwhile go with the next one (group commit), so the group's size
  * follows the rate at which files arrive. A first push of 10k small files on this
- * VM's ext4: daemon CPU 5.3 -> 3.9 s, near that of no flush at all (bench/update).
+ * VM's ext4 (bench/update tree10k, ours->ours, runs alternated): daemon CPU 4.9-6.0 ->
+ * 3.5-4.3 s, the push 4.9-6.0 -> 4.4-5.1 s.
  *
  * syncfs() has no binding in node: a small helper (src/launcher/syncfs.c) makes the
  * calls. Groups are used only where that helper was built, on local disk file systems
@@ -56,6 +57,8 @@ function helperPath(): string | null {
 /** The helper process: one request at a time per line, answers in order. */
 class SyncfsHelper {
   private child: ChildProcess | null = null;
+  /** It could not be started (not executable, say): every request fails at once from then on. */
+  private broken = false;
   private readonly waiting: ((errno: number) => void)[] = [];
   private buffered = '';
 
@@ -63,7 +66,7 @@ class SyncfsHelper {
 
   /** syncfs() of the file system holding `dir`: 0, or the errno (-1: the helper is gone). */
   request(dir: BStr): Promise<number> {
-    const child = this.start();
+    const child = this.broken ? null : this.start();
     if (child === null) return Promise.resolve(-1);
     return new Promise((resolve) => {
       this.waiting.push(resolve);
@@ -81,6 +84,7 @@ class SyncfsHelper {
       // whom the dying daemon never reaps. It ends at end of input, when the daemon is gone.
       child = spawn(this.path, [], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     } catch {
+      this.broken = true;
       return null;
     }
     this.child = child;
@@ -100,7 +104,10 @@ class SyncfsHelper {
       this.buffered = '';
       for (const w of this.waiting.splice(0)) w(-1);
     };
-    child.on('error', gone);
+    child.on('error', () => {
+      if (child.pid === undefined) this.broken = true; // spawn() itself failed
+      gone();
+    });
     child.on('exit', gone);
     child.stdin!.on('error', gone);
     this.setRef(false);
