@@ -2,7 +2,7 @@
  * The file system's share of an initial push, with nothing else: for each file of SRC,
  * what a receiving daemon must do at least (temp file beside the target, write the
  * content, owner, mode, mtime, rename; directories created), in one process, with no
- * network, protocol, TLS or database. Three ways:
+ * network, protocol, TLS or database. Four ways:
  *   nosync    no flush at all (what csync2 does: it never calls fsync)
  *   serial    fdatasync before each rename, one at a time
  *   parallel  fdatasync on the thread pool, up to 4 files in flight
