@@ -191,7 +191,7 @@ class FlushGroup {
 }
 
 /** fdatasync(), or fsync() where that is not supported. */
-export function flushOne(fd: number): Promise<void> {
+function flushOne(fd: number): Promise<void> {
   return pFdatasync(fd).catch(() => pFsync(fd));
 }
 

@@ -460,10 +460,7 @@ export class FileJob implements JobIo {
       w.line(`PATCH ${urlEncode(key)} ${urlEncode(file)}`);
       const head = await w.expect(async () => {
         const first = await this.readStatus();
-        if (!isOkStatus(first)) {
-          ahead?.cancel();
-          return { first, deltaOk: false };
-        }
+        if (!isOkStatus(first)) return { first, deltaOk: false };
         s.pipe.tapWrites(this);
         const d = await rsDelta(s.link, this.out, s.cfg, file, ahead);
         this.sent += d.sent;
@@ -471,10 +468,7 @@ export class FileJob implements JobIo {
       });
       if (!isOkStatus(head.first)) return { ...head, final: null };
       return { ...head, final: w.expect(() => this.readStatus()) };
-    }).catch((err: unknown) => {
-      ahead?.cancel(); // the session failed before rsDelta could take it
-      throw err;
-    });
+    }).finally(() => ahead?.cancel()); // refused, sent or failed: no longer wanted (a second cancel() does nothing)
   }
 
   /**

@@ -415,14 +415,7 @@ async function deltaAfterPatch(link: PeerLink, out: UpdateOut, cfg: Config, file
   }
   if (ahead !== null && ahead.sig.equals(sigBytes)) {
     const spool = await ahead.spool;
-    if (spool !== null) {
-      try {
-        await spool.send(link);
-        return { ok: true, sent: spool.size };
-      } finally {
-        spool.dispose();
-      }
-    }
+    if (spool !== null) return sendSpooled(link, spool);
   }
   ahead?.cancel();
   return sendDeltaAgainst(link, out, cfg, file, sigBytes);
@@ -523,14 +516,7 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
   try {
     const pieces = inPlacePieces(fd, fileSize, sigBytes, mySig);
     const inPlace = pieces === null ? null : await spoolPieces(cfg, pieces);
-    if (inPlace !== null) {
-      try {
-        await inPlace.send(link);
-        return { ok: true, sent: inPlace.size };
-      } finally {
-        inPlace.dispose();
-      }
-    }
+    if (inPlace !== null) return await sendSpooled(link, inPlace);
     out.debug(3, 'Running rs_build_hash_table() from librsync..');
     out.debug(3, 'Running rs_delta_file() from librsync..');
     if (sig.count === 0 && fileSize >= STREAM_LITERAL_MIN) {
@@ -587,48 +573,39 @@ export async function sendDeltaAgainst(link: PeerLink, out: UpdateOut, cfg: Conf
  */
 export async function sendDeltaStreamed(link: PeerLink, out: UpdateOut, cfg: Config, file: BStr, sigBytes: Buffer,
   mySig?: Buffer | null): Promise<DeltaResult> {
-  const writer = link.conn.writer;
   const sig = peerSignature(sigBytes);
   const data = await openDataFile(link, out, cfg, file);
   if (data === null) return { ok: false, sent: 0 };
   try {
-    const pieces = inPlacePieces(data.fd, data.size, sigBytes, mySig);
-    if (pieces !== null) return await sendChunked(link, out, file, pieces);
-    const encoder = new DeltaEncoder(sig);
-    const reads = readFdChunks(data.fd);
-    let sent = 0;
-    for (;;) {
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await reads.next();
-      } catch (err) {
-        out.debug(0, `I/O Error '${strerror(err)}' while reading data file in rsync-delta: ${file}`);
-        await writer.sendFrameError();
-        return { ok: false, sent };
-      }
-      // What each read (1 MiB) produced goes at once: mostly a few COPY commands,
-      // which keep the peer copying from its old file while we scan on.
-      const parts = next.done ? encoder.end() : encoder.write(next.value);
-      const n = parts.reduce((sum, p) => sum + p.length, 0);
-      if (n > 0) await writer.sendFrame(parts.length === 1 ? parts[0]! : Buffer.concat(parts, n));
-      sent += n;
-      if (next.done) break;
-    }
-    await writer.sendFrame(Buffer.alloc(0));
-    return { ok: true, sent };
+    return await sendChunked(link, out, file, inPlacePieces(data.fd, data.size, sigBytes, mySig) ?? scanned(sig, data.fd));
   } finally {
     closeSync(data.fd);
   }
 }
 
-/** The delta of the open file against `sig` by a scan, a read (1 MiB) at a time; `stop` ends it (throws). */
+/**
+ * The delta of the open file against `sig` by a scan: what each read (1 MiB) produced, as one
+ * piece (streamed, mostly a few COPY commands, which keep the peer copying from its old file
+ * while we scan on); `stop` ends it (throws).
+ */
 async function* scanned(sig: Signature, fd: number, stop?: AbortSignal): AsyncGenerator<Buffer> {
   const encoder = new DeltaEncoder(sig);
+  const joined = (parts: Buffer[]): Buffer => (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
   for await (const chunk of readFdChunks(fd)) {
     stop?.throwIfAborted();
-    yield* encoder.write(chunk);
+    yield joined(encoder.write(chunk));
   }
-  yield* encoder.end();
+  yield joined(encoder.end());
+}
+
+/** A spooled delta as one frame; the spool is disposed either way. */
+async function sendSpooled(link: PeerLink, spool: Spool): Promise<DeltaResult> {
+  try {
+    await spool.send(link);
+    return { ok: true, sent: spool.size };
+  } finally {
+    spool.dispose();
+  }
 }
 
 /** Delta pieces spooled, the event loop turning between them (each may have read 1 MiB); null if they failed. */
@@ -649,13 +626,14 @@ async function spoolPieces(cfg: Config, pieces: Iterable<Buffer> | AsyncIterable
 }
 
 /** Delta pieces as a chunked run of frames; a read error on the way ends it with `octet-stream -1`. */
-async function sendChunked(link: PeerLink, out: UpdateOut, file: BStr, pieces: Iterator<Buffer>): Promise<DeltaResult> {
+async function sendChunked(link: PeerLink, out: UpdateOut, file: BStr,
+  pieces: Iterator<Buffer> | AsyncIterator<Buffer>): Promise<DeltaResult> {
   const writer = link.conn.writer;
   let sent = 0;
   for (;;) {
     let next: IteratorResult<Buffer>;
     try {
-      next = pieces.next();
+      next = await pieces.next();
     } catch (err) {
       out.debug(0, `I/O Error '${strerror(err)}' while reading data file in rsync-delta: ${file}`);
       await writer.sendFrameError();

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createCluster, formatRun, implCommand, type Cluster, type Impl, type TestHost } from '../helpers/index.js';
+import { createCluster, formatRun, implCommand, straceCalls, type Cluster, type Impl, type TestHost } from '../helpers/index.js';
 
 /**
  * The grown file's size. Its early signature races the checktxt: it starts when the SIG is sent
@@ -37,29 +37,11 @@ before(async () => {
 
 after(() => c.cleanup());
 
-/**
- * Bytes the process read from files whose path ends with `suffix`, from `strace -f -y` output:
- * a call cut in two by another thread's (`<unfinished ...>`, later `<... resumed>`) is joined by pid.
- */
+/** Bytes the process read from files whose path ends with `suffix`, from `strace -f -y` output. */
 function bytesReadFrom(trace: string, suffix: string): number {
-  let total = 0;
-  const openCall = new Map<string, boolean>();
-  for (const line of trace.split('\n')) {
-    const m = /^(\d+)\s+(.*)$/.exec(line);
-    if (!m) continue;
-    const [, pid, rest] = m as unknown as [string, string, string];
-    const call = /^p?read(?:64)?\((\d+)<([^>]*)>/.exec(rest);
-    const ours = call ? call[2]!.endsWith(suffix) : openCall.get(pid) === true;
-    if (call && rest.endsWith('<unfinished ...>')) {
-      openCall.set(pid, ours);
-      continue;
-    }
-    if (!call && !/^<\.\.\. p?read(?:64)? resumed>/.test(rest)) continue;
-    openCall.delete(pid);
-    const ret = /= (\d+)$/.exec(rest);
-    if (ours && ret) total += Number(ret[1]);
-  }
-  return total;
+  return straceCalls(trace)
+    .filter((c) => /^p?read(64)?$/.test(c.name) && c.fdPath?.endsWith(suffix) && Number(c.result) > 0)
+    .reduce((sum, c) => sum + Number(c.result), 0);
 }
 
 /** `-xv` from a to b's one-shot daemon, the client under strace; the bytes it read from `rel`. */

@@ -59,6 +59,7 @@ export {
   DEFAULT_TIMEOUT_MS, ProcessTracker, RunTimeoutError, TrackedProcess, onTestProcessExit, processesMentioning,
   type RunOptions, type RunResult, type SpawnOptions,
 } from './procs.js';
+export { straceCalls, type StraceCall } from './strace.js';
 export { CSYNC2_COLUMNS, CSYNC2_TABLES, dumpTable, sqliteQuery, type Csync2Table } from './sqlite.js';
 export {
   diffTrees, treeSnapshot, type CompareField, type DiffOptions, type EntryType, type SnapshotOptions,

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createCluster, diffTrees, formatRun, type Cluster, type TestHost } from '../helpers/index.js';
+import { createCluster, diffTrees, formatRun, straceCalls, type Cluster, type TestHost } from '../helpers/index.js';
 
 const FILES = 20;
 
@@ -47,39 +47,21 @@ interface Flush { path: string | null; start: number; end: number }
 
 /**
  * For each received file: when its temp file was last written, when it was renamed in place,
- * and the flush calls seen (fdatasync of a file: its path; syncfs: null, the whole file system).
+ * and the flush calls that succeeded (fdatasync of a file: its path; syncfs: null, the whole file system).
  */
 function readTrace(lines: string[], dir: string): { writes: Map<string, number>; renames: Map<string, number>; flushes: Flush[] } {
   const writes = new Map<string, number>();
   const renames = new Map<string, number>();
   const flushes: Flush[] = [];
-  const open = new Map<string, { call: string; start: number; path: string | null }>();
-  for (const line of lines) {
-    const m = /^(\d+) +(\d+\.\d+) (.*)$/.exec(line);
-    if (!m) continue;
-    const [, pid, ts, rest] = m as unknown as [string, string, string, string];
-    const t = Number(ts);
-    const resumed = /^<\.\.\. (\w+) resumed>.*= (-?\d+)/.exec(rest);
-    if (resumed) {
-      const o = open.get(`${pid} ${resumed[1]}`);
-      open.delete(`${pid} ${resumed[1]}`);
-      if (o && resumed[2] !== '-1' && /sync/.test(o.call)) flushes.push({ path: o.path, start: o.start, end: t });
-      continue;
-    }
-    const call = /^(\w+)\((\d+<([^>]*)>)?/.exec(rest);
-    if (!call) continue;
-    const [, name, , fdPath] = call as unknown as [string, string, string | undefined, string | undefined];
-    const done = !rest.includes('<unfinished ...>');
-    const path = name === 'syncfs' ? null : fdPath ?? null;
-    if (/^(f|fdata|)sync|^syncfs$/.test(name) && name !== 'sync') {
-      if (done) flushes.push({ path, start: t, end: t });
-      else open.set(`${pid} ${name}`, { call: name, start: t, path });
-    } else if (/^p?writev?$|^pwrite64$/.test(name) && fdPath?.includes(`/${dir}/.`)) {
-      writes.set(fdPath, t);
-    } else if (/^rename/.test(name)) {
-      const names = [...rest.matchAll(/"([^"]*)"/g)].map((x) => x[1]!);
-      const from = names[0];
-      if (from?.includes(`/${dir}/.`)) renames.set(from, t);
+  const temp = (path: string | null | undefined): path is string => path?.includes(`/${dir}/.`) === true;
+  for (const c of straceCalls(lines.join('\n'))) {
+    if (/^(fsync|fdatasync|syncfs)$/.test(c.name)) {
+      if (c.result !== '-1') flushes.push({ path: c.name === 'syncfs' ? null : c.fdPath, start: c.start, end: c.end });
+    } else if (/^p?writev?$|^pwrite64$/.test(c.name) && temp(c.fdPath)) {
+      writes.set(c.fdPath, c.start);
+    } else if (/^rename/.test(c.name)) {
+      const from = /"([^"]*)"/.exec(c.args)?.[1];
+      if (temp(from)) renames.set(from, c.start);
     }
   }
   return { writes, renames, flushes };
