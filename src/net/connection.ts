@@ -11,7 +11,7 @@ import type { BStr } from '../util/bytes.js';
 import { LineReader } from '../protocol/linereader.js';
 import { LineWriter } from '../protocol/linewriter.js';
 import type { WireTap } from '../protocol/wiredump.js';
-import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN_V3, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
+import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V4, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
 import { watchSilence } from './peer-timeout.js';
 
 export interface ConnectionInit {
@@ -104,10 +104,10 @@ export class Connection {
     return this.extensionVersion >= 1;
   }
 
-  /** The extensions' version both ends agreed on: 0 = none (a real csync2 at either end), 1, 2, 3. */
+  /** The extensions' version both ends agreed on: 0 = none (a real csync2 at either end), 1 to 4. */
   get extensionVersion(): number {
     const p = this.tlsSocket?.alpnProtocol;
-    return p === EXTENSIONS_ALPN_V3 ? 3 : p === EXTENSIONS_ALPN_V2 ? 2 : p === EXTENSIONS_ALPN ? 1 : 0;
+    return p === EXTENSIONS_ALPN_V4 ? 4 : p === EXTENSIONS_ALPN_V3 ? 3 : p === EXTENSIONS_ALPN_V2 ? 2 : p === EXTENSIONS_ALPN ? 1 : 0;
   }
 
   /** The peer's certificate as UPPERCASE DER hex (x509_cert.certdata); null on plain connections. */

@@ -84,8 +84,14 @@ export const EXTENSIONS_ALPN = 'csync2-ts.1';
 export const EXTENSIONS_ALPN_V2 = 'csync2-ts.2';
 /** Version 3 adds SIGT (SIG without the signature's bytes, replies.ts). */
 export const EXTENSIONS_ALPN_V3 = 'csync2-ts.3';
+/**
+ * Version 4: a command that creates an entry (MKDIR, MK*, XPATCH, XPATCHS) where nothing is
+ * and whose parent directory is missing answers `Parent dir missing.`, as SIG does there; so
+ * a client may send it without a SIG first below a directory its own MKDIR just created.
+ */
+export const EXTENSIONS_ALPN_V4 = 'csync2-ts.4';
 /** Every version we speak, most capable first (the server picks the first the client offers). */
-export const EXTENSIONS_ALPN_ALL = [EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN];
+export const EXTENSIONS_ALPN_ALL = [EXTENSIONS_ALPN_V4, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN];
 
 /** Allow RSA-1024 and SHA-1 signed certificates (`make cert`). */
 const CIPHERS = 'DEFAULT:@SECLEVEL=0';

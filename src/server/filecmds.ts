@@ -37,6 +37,17 @@ function fail(err: unknown): Outcome {
   return { error: strerror(err) };
 }
 
+/** SIG's test for `Parent dir missing.`: the directory `name` would be in is not here. */
+export function parentMissingHere(s: Session, name: BStr): boolean {
+  let parentReal: BStr | null;
+  try {
+    parentReal = prefixSubst(s.ctx.cfg, parentName(name));
+  } catch {
+    parentReal = null;
+  }
+  return !parentReal || lstatDir(parentReal) === null;
+}
+
 /** split_dirname_basename(): the text before the last `/`, trailing slashes trimmed ('' without a slash). */
 function parentName(name: BStr): BStr {
   const slash = name.lastIndexOf('/');
@@ -66,13 +77,7 @@ async function sigReply(s: Session, r: Request, sizeOnly: boolean): Promise<Outc
     return fail(err);
   }
   if (st === undefined) {
-    let parentReal: BStr | null;
-    try {
-      parentReal = prefixSubst(s.ctx.cfg, parentName(r.name));
-    } catch {
-      parentReal = null;
-    }
-    if (!parentReal || lstatDir(parentReal) === null) return { error: ERR_PARENT_MISSING };
+    if (parentMissingHere(s, r.name)) return { error: ERR_PARENT_MISSING };
     await conn.writer.sendText(`${OK_PATH_NOT_FOUND}\n${MISSING_CHECKTXT}\noctet-stream 0\n`);
     return null;
   }

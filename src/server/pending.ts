@@ -7,7 +7,9 @@
  * the path (a local change since the PATCH is a conflict, as csync2's checks
  * of SETOWN and SETMOD would find). Any other command at, above or below such
  * a path first waits until it is in place, so every command still sees the
- * tree csync2's order of events would give.
+ * tree csync2's order of events would give; only a directory's SETOWN, and a
+ * SETMOD that leaves it open to us, let the files below it stay pending
+ * (nothing of them depends on its contents; Session.leavesContentsAlone).
  */
 import type { Stats } from 'node:fs';
 import type { PendingWrite } from '../fs/apply.js';
@@ -26,7 +28,8 @@ export interface PendingFile {
   stat: Stats | null | undefined;
 }
 
-function isBelow(path: BStr, dir: BStr): boolean {
+/** `path` lies below the directory `dir`. */
+export function isBelow(path: BStr, dir: BStr): boolean {
   if (dir === '/') return path !== '/';
   return path.length > dir.length && path.startsWith(dir) && path.charCodeAt(dir.length) === 0x2f;
 }

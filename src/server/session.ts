@@ -20,7 +20,7 @@ import { ChunkedAbort, FRAME_CHUNKED } from '../protocol/frame.js';
 import type { LineReader } from '../protocol/linereader.js';
 import { SERVER_LINE_MAX } from '../protocol/limits.js';
 import {
-  ERR_ALSO_DIRTY, ERR_CONFIG_NAME, ERR_EXPECT_SSL_CONFIG, ERR_GROUP_ALREADY_SET, ERR_PERM, ERR_PERM_SLAVE,
+  ERR_ALSO_DIRTY, ERR_CONFIG_NAME, ERR_EXPECT_SSL_CONFIG, ERR_GROUP_ALREADY_SET, ERR_PARENT_MISSING, ERR_PERM, ERR_PERM_SLAVE,
   ERR_UNKNOWN_COMMAND, OK_ACTIVATING_SSL, OK_CMD_FINISHED, pleaseIdentify,
 } from '../protocol/replies.js';
 import { MAX_TOKENS, asciiLower, equalsIgnoreCase, splitTokens } from '../protocol/tokenize.js';
@@ -33,11 +33,13 @@ import { syncDirectories, type ApplyOptions } from '../fs/apply.js';
 import { log } from '../util/log.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
+import { parentMissingHere } from './filecmds.js';
 import { openSessionContext, validConfigName } from './context.js';
 import { resolveName, symlinkedDirectory } from './confine.js';
 import { fileUpdated, lstatOrNull, sameVersion } from './bookkeeping.js';
-import { PENDING_MAX, PendingFiles, isRelatedPath, type PendingFile } from './pending.js';
-import { forgetDirStats } from '../fs/dirstat.js';
+import { PENDING_MAX, PendingFiles, isBelow, isRelatedPath, type PendingFile } from './pending.js';
+import { forgetDirStats, lstatDir } from '../fs/dirstat.js';
+import { atoi } from '../config/builder.js';
 import type { PendingWrite } from '../fs/apply.js';
 import { strerror } from '../util/errors.js';
 import type { StoreLease } from './stores.js';
@@ -99,6 +101,8 @@ export interface SentSignature {
   bytes: Buffer | null;
 }
 
+/** The commands that create an entry where there is none. */
+const CREATE_COMMANDS = new Set<BStr>(['mkdir', 'mkchr', 'mkblk', 'mkfifo', 'mklink', 'mksock', 'xpatch', 'xpatchs']);
 /** The commands that a pending file's temp file takes. */
 const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
 /**
@@ -259,12 +263,15 @@ export class Session {
       return false;
     }
     let held: PendingFile | undefined;
+    // Files being received into a directory need not be in place for its owner or (when it leaves
+    // it open to us) its mode: they stay pending, their own attributes still go to their temp files.
+    const keepBelow = this.pending.size + this.finishing.size > 0 && spec.perm ? this.leavesContentsAlone(req) : false;
     if (this.pending.size > 0 && spec.perm) {
       held = ATTRIBUTE_COMMANDS.has(req.cmd) ? this.pending.get(req.real) : undefined;
-      for (const p of this.pending.related(req.real)) if (p !== held) await this.finalize(p);
+      for (const p of this.pending.related(req.real)) if (p !== held && !(keepBelow && isBelow(p.real, req.real))) await this.finalize(p);
     }
     if (this.finishing.size > 0 && spec.perm) {
-      for (const [real, done] of this.finishing) if (isRelatedPath(real, req.real)) await done;
+      for (const [real, done] of this.finishing) if (isRelatedPath(real, req.real) && !(keepBelow && isBelow(real, req.real))) await done;
     }
     // A received file not in place yet is checked once, when it goes in place (finalize()):
     // a local change to the old file since its PATCH is found there.
@@ -272,6 +279,12 @@ export class Session {
     if (spec.dirty) await this.ctx.store.noCritical();
     if (spec.dirty && this.dirtyHere(req)) {
       await this.conn.sendLine(ERR_ALSO_DIRTY);
+      return false;
+    }
+    // Extensions v4 (net/tls.ts): a creation the client sent without a SIG first meets a
+    // missing parent as that SIG would have.
+    if (req.stat === null && CREATE_COMMANDS.has(req.cmd) && this.conn.extensionVersion >= 4 && parentMissingHere(this, req.name)) {
+      await this.conn.sendLine(ERR_PARENT_MISSING);
       return false;
     }
     // From the change on the disk until its row is committed, hold the db's write
@@ -301,6 +314,20 @@ export class Session {
     }
     if (this.replyUrgent) await this.releaseUrgent();
     return outcome?.end === true;
+  }
+
+  /**
+   * SETOWN, or a SETMOD that keeps the directory writable and searchable for us (root, or
+   * its owner with u+wx): the files below it can go in place after it as well as before.
+   * (A directory's SETIME must wait for them: putting them in place changes its mtime.)
+   */
+  private leavesContentsAlone(req: Request): boolean {
+    if (req.cmd === 'setown') return true;
+    if (req.cmd !== 'setmod') return false;
+    const euid = process.geteuid?.() ?? -1;
+    if (euid === 0) return true;
+    const mode = atoi(req.tags[3]!) >>> 0;
+    return (mode & 0o300) === 0o300 && lstatDir(req.real)?.uid === euid;
   }
 
   rememberSignature(real: BStr, digest: string, stat: Stats, bytes: Buffer): void {

@@ -13,7 +13,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, fileType, genChecktxt, mtimeSeconds, readLinkTarget } from '../fs/checktxt.js';
 import { type ErrorCounter, type PeerLink, type Status, isOkStatus } from '../net/client.js';
 import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
-import { ReplyCode, SIGT_COMMAND, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
+import { OK_CMD_FINISHED, ReplyCode, SIGT_COMMAND, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
 import { urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
 import { log, type DebugSink } from '../util/log.js';
@@ -51,8 +51,13 @@ export interface JobSession {
   readonly xpatchStream: boolean;
   /** Resolves once a job has queued MKDIR of `dir` (a SIG sent after that finds the directory). */
   directoryQueued(dir: BStr): Promise<void>;
-  /** This job queued MKDIR of `dir`. */
-  queuedDirectory(dir: BStr): void;
+  /** This job queued MKDIR of `dir`; `created`: the peer had nothing there (its SIG said so). */
+  queuedDirectory(dir: BStr, created: boolean): void;
+  /**
+   * A job of this session queued MKDIR of `dir` where the peer had nothing, and the peer takes a
+   * creation without a SIG below it (extensions v4): its entries need no SIG of their own.
+   */
+  createsDirectory(dir: BStr): boolean;
   /** The job's row was cleared (it arrived, or was found up to date). */
   rowCleared(file: BStr): void;
 }
@@ -210,16 +215,21 @@ export class FileJob implements JobIo {
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
         let sig = await this.sig(key, st);
+        const parent = file.slice(0, Math.max(0, file.lastIndexOf('/')));
+        // In a directory this session is creating there is nothing yet: no second SIG (a round trip
+        // per entry of every new directory). The creation's own checks stand for it; at -vv and
+        // above the SIG is kept for the comparison's lines.
+        const askAgain = (): Promise<SigResult> | SigResult =>
+          sig.status.code === ReplyCode.PARENT_MISSING && s.createsDirectory(parent) && !log.enabled(2) ? NOTHING_THERE : this.sig(key, st);
         if (!sig.ok && speculative && sig.status.code === ReplyCode.PARENT_MISSING && !this.ticket.ready) {
           // Asked before the parent's MKDIR was sent (a new directory's contents): ask again, still
           // ahead of the turn, once an earlier job has queued it. Taking turns for these SIGs cost a
           // round trip per entry of every new directory.
-          const parent = file.slice(0, Math.max(0, file.lastIndexOf('/')));
           const turnFirst = await Promise.race([this.ticket.whenReady.then(() => true), s.directoryQueued(parent).then(() => false)]);
           if (!turnFirst) {
             this.freshAttempt();
             this.out.debug(1, `Updating ${file} on ${s.peer} ...`);
-            sig = await this.sig(key, st);
+            sig = await askAgain();
           }
         }
         if (!sig.ok && speculative) {
@@ -227,7 +237,7 @@ export class FileJob implements JobIo {
           if (!(await turn())) return;
           this.freshAttempt();
           this.out.debug(1, `Updating ${file} on ${s.peer} ...`);
-          sig = await this.sig(key, st);
+          sig = await askAgain();
         }
         if (!(await turn())) return;
         this.result = sig.status.code;
@@ -286,11 +296,18 @@ export class FileJob implements JobIo {
         // csync2's order when it is retried after an auto-resolved conflict, and its SETOWN and
         // SETMOD before its contents; where neither matters, later jobs go on too (a round trip
         // per new directory was most of the push of a tree of small directories).
-        if (type === S_IFDIR) s.queuedDirectory(file);
+        if (type === S_IFDIR) s.queuedDirectory(file, peerMissing && !autoResolveRun);
         if (type !== S_IFDIR || (!autoResolveRun && peerMissing && this.directoryOrderFree(st))) this.ticket.release();
         first = await reply;
       }
       this.result = first.code;
+      if (first.code === ReplyCode.PARENT_MISSING) {
+        // A creation sent without a SIG (createsDirectory()) found the parent missing, as the SIG would have.
+        this.out.debug(3, 'error from peer');
+        this.gotError(autoResolveRun);
+        this.gate.parentMissing(this);
+        return;
+      }
       if (!isOkStatus(first)) {
         // maybe_auto_resolve
         if (!autoResolveRun && first.code === ReplyCode.ALSO_DIRTY) {
@@ -657,6 +674,11 @@ interface SigResult {
   /** A removal whose parent directory is missing on the peer: already gone. */
   gone?: boolean;
 }
+
+/** What a SIG of an entry in a directory just created says (createsDirectory()). */
+const NOTHING_THERE: SigResult = Object.freeze({
+  ok: true, differs: true, peerMissing: true, status: Object.freeze({ code: ReplyCode.OK, line: OK_CMD_FINISHED }),
+});
 
 /** The create command for a non-regular entry; null = unsupported type. */
 function createCommand(type: number, key: BStr, file: BStr, cfg: Config): { line: BStr } | { error: true } | null {

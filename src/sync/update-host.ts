@@ -119,6 +119,12 @@ class HostSession {
   private readonly dirWaiters = new Map<BStr, { queued: Promise<void>; resolve: () => void }>();
   /** Directories whose MKDIR was queued (a SIG answered after that may still say the parent is missing). */
   private readonly dirsQueued = new Set<BStr>();
+  /** ... of those, the ones the peer had nothing at (createsDirectory()). */
+  private readonly dirsCreated = new Set<BStr>();
+
+  createsDirectory(dir: BStr): boolean {
+    return this.dirsCreated.has(dir) && this.link.conn.extensionVersion >= 4;
+  }
 
   directoryQueued(dir: BStr): Promise<void> {
     if (this.dirsQueued.has(dir)) return Promise.resolve();
@@ -131,8 +137,9 @@ class HostSession {
     return w.queued;
   }
 
-  queuedDirectory(dir: BStr): void {
+  queuedDirectory(dir: BStr, created: boolean): void {
     this.dirsQueued.add(dir);
+    if (created) this.dirsCreated.add(dir);
     const w = this.dirWaiters.get(dir);
     if (w === undefined) return;
     this.dirWaiters.delete(dir);
@@ -375,6 +382,8 @@ class PassState {
     return {
       admit: (job: FileJob): boolean => job.index < this.abortAt && !(job.kind === 'mod' && this.skipped(job.file)),
       parentMissing: (job: FileJob): void => {
+        // A creation sent without a SIG may say so after later jobs went on: the first one counts.
+        if (job.index > this.abortAt) return;
         const slash = job.file.lastIndexOf('/');
         const parent = slash >= 0 ? job.file.slice(0, slash) : '';
         job.out.debug(1, `missing parent dir : ${parent}`);

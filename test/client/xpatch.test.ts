@@ -160,4 +160,41 @@ describe('XPATCH from our client', () => {
     assert.doesNotMatch(r.client.stderr.toString('latin1'), /XPATCH/);
     assert.match(r.client.stderr.toString('latin1'), /PATCH/);
   });
+  it('below a directory its MKDIR just made, an entry goes without a second SIG (version 4); same outcome', async () => {
+    const deep = async (env: Record<string, string | undefined>): Promise<{ r: SyncResult; sigs: Map<string, number>; lines: string[];
+      tree: ReturnType<typeof diffTrees>; files: string[][]; dirty: string[][] }> => {
+      const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
+      clusters.push(c);
+      const [client, server] = c.hosts as [TestHost, TestHost];
+      // A chain of new directories: each one's entries are asked about before its MKDIR is sent.
+      let dir = '';
+      for (let i = 1; i <= 8; i++) {
+        dir += `${dir ? '/' : ''}d${i}`;
+        await client.write(`${dir}/f${i}.txt`, `level ${i}\n`);
+      }
+      await client.mkdir(`${dir}/empty`);
+      assert.equal((await client.run(['-cr', '/'])).code, 0);
+      const r = await syncOnce(client, server, ['-uv'], { serverImpl: 'ours', daemonVerbose: 3, env });
+      const sigs = new Map<string, number>();
+      for (const l of r.server.stderr.toString('latin1').split('\n')) {
+        const m = /Peer> SIG \S+ ([^\s\\]+)/.exec(l);
+        if (m) sigs.set(m[1]!, (sigs.get(m[1]!) ?? 0) + 1);
+      }
+      const lines = r.client.stderr.toString('latin1').split('\n').filter((l) => l !== '')
+        .map((l) => l.replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER').replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)'));
+      return { r, sigs, lines, tree: diffTrees(await client.treeSnapshot(), await server.treeSnapshot()),
+        files: await server.dump('file'), dirty: await client.dump('dirty') };
+    };
+    const [withIt, without] = await Promise.all([deep({}), deep({ CSYNC2_TS_NO_EXTENSIONS: '1' })]);
+    assert.equal(withIt.r.client.code, 0, withIt.r.text);
+    const twice = (m: Map<string, number>): string[] => [...m].filter(([, n]) => n > 1).map(([f]) => f);
+    assert.deepEqual(twice(withIt.sigs), [], `no entry asked about twice: ${[...withIt.sigs].join(' ')}`);
+    assert.ok(twice(without.sigs).length > 0, `without the extensions, entries of new directories are asked again: ${[...without.sigs].join(' ')}`);
+    assert.deepEqual(withIt.lines, without.lines);
+    assert.deepEqual(withIt.tree, []);
+    assert.deepEqual(without.tree, []);
+    assert.deepEqual(withIt.files.map((r) => r[0]), without.files.map((r) => r[0]));
+    assert.deepEqual(withIt.dirty, []);
+    assert.deepEqual(without.dirty, []);
+  });
 });

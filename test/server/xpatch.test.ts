@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { sleep } from '../helpers/index.js';
 import { F, OK, DENIED, assertStillServing, hostileSetup, type Hostile } from './hostile-setup.js';
 import { RawPeer, exchange } from './raw.js';
-import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2 } from '../../src/net/tls.js';
+import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V4 } from '../../src/net/tls.js';
 import { ERR_BASIS_CHANGED, signatureDigest } from '../../src/protocol/xpatch.js';
 
 const DELTA_MAGIC = Buffer.from([0x72, 0x73, 0x02, 0x36]);
@@ -340,5 +340,32 @@ describe('XPATCH on our daemon', () => {
     peer.destroy();
     await h.server.rm('sig-big.bin');
     await h.server.rm('sig-small.txt');
+  });
+  it('version 4: a creation where nothing is and no parent is answers `Parent dir missing.`, as SIG; version 3 the errno', async () => {
+    const v4 = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V4] });
+    assert.equal(v4.alpn, EXTENSIONS_ALPN_V4);
+    assert.deepEqual(await exchange(v4, ['CONFIG ', `HELLO ${h.client.name}`]), [OK, OK]);
+    assert.deepEqual(await exchange(v4, [`SIG ${h.key} ${F('v4none/sub')}`, `MKDIR ${h.key} ${F('v4none/sub')}`,
+      `MKFIFO ${h.key} ${F('v4none/fifo')}`]), ['Parent dir missing.', 'Parent dir missing.', 'Parent dir missing.']);
+    // XPATCH's frame is read all the same: the next command is understood.
+    v4.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('v4none/f.txt')}\n`), framed(literalDelta(Buffer.from('lost\n')))]));
+    assert.equal(await v4.line(), 'Parent dir missing.');
+    // Under a directory just made, a creation goes on without a SIG.
+    assert.deepEqual(await exchange(v4, [`MKDIR ${h.key} ${F('v4dir')}`, `MKDIR ${h.key} ${F('v4dir/sub')}`]), [OK, OK]);
+    v4.send(Buffer.concat([Buffer.from(`XPATCH ${h.key} ${F('v4dir/sub/f.txt')}\n`), framed(literalDelta(Buffer.from('made\n')))]));
+    assert.equal(await v4.line(), OK);
+    assert.deepEqual(await exchange(v4, [`SETIME ${h.key} ${F('v4dir/sub/f.txt')} 1700000000`, 'BYE']), [OK, 'OK (cu_later).']);
+    v4.destroy();
+    assert.equal((await h.server.read('v4dir/sub/f.txt')).toString(), 'made\n');
+    assert.equal(await h.server.stat('v4none'), null);
+    // Version 3 (and csync2): the creation fails with its own errno.
+    const v3 = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V3] });
+    assert.equal(v3.alpn, EXTENSIONS_ALPN_V3);
+    assert.deepEqual(await exchange(v3, ['CONFIG ', `HELLO ${h.client.name}`, `MKDIR ${h.key} ${F('v4none/sub')}`]),
+      [OK, OK, 'No such file or directory']);
+    v3.destroy();
+    clearDirty(h);
+    await h.server.rm('v4dir');
+    await assertStillServing(h, 'xpatch-v4');
   });
 });
