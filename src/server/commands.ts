@@ -30,12 +30,18 @@ export interface CommandSpec {
   update: 0 | 1 | 2;
   ident: boolean;
   touches: boolean;
+  /** Makes an entry where there is none (extensions v4: refused with `Parent dir missing.` when its parent is missing). */
+  creates?: boolean;
   run: (s: Session, r: Request) => Promise<Outcome> | Outcome;
 }
 
 function cmd(perm: 0 | 1 | 2, dirty: boolean, unlink: 0 | 1 | 2, update: 0 | 1 | 2, ident: boolean,
   touches: boolean, run: CommandSpec['run']): CommandSpec {
   return { perm, dirty, unlink, update, ident, touches, run };
+}
+
+function creating(spec: CommandSpec): CommandSpec {
+  return { ...spec, creates: true };
 }
 
 export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpec>([
@@ -51,15 +57,15 @@ export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpe
   ['patch', cmd(1, true, 2, 1, true, true, files.patch)],
   // Beyond csync2 (replies.ts): PATCH without the round trip, for our own client; a
   // session that did not agree on the extensions does not know it (`Unknown command!`).
-  ['xpatch', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true, extension: 1 }],
+  ['xpatch', creating({ ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true, extension: 1 })],
   // Version 2: the same with the delta streamed in chunks (sent while it is made, applied while it arrives).
-  ['xpatchs', { ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: 'chunked', extension: 2 }],
-  ['mkdir', cmd(1, true, 1, 1, true, true, files.mkdir)],
-  ['mkchr', cmd(1, true, 1, 1, true, true, files.mkchr)],
-  ['mkblk', cmd(1, true, 1, 1, true, true, files.mkblk)],
-  ['mkfifo', cmd(1, true, 1, 1, true, true, files.mkfifo)],
-  ['mklink', cmd(1, true, 1, 1, true, true, files.mklink)],
-  ['mksock', cmd(1, true, 1, 1, true, true, files.mksock)],
+  ['xpatchs', creating({ ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: 'chunked', extension: 2 })],
+  ['mkdir', creating(cmd(1, true, 1, 1, true, true, files.mkdir))],
+  ['mkchr', creating(cmd(1, true, 1, 1, true, true, files.mkchr))],
+  ['mkblk', creating(cmd(1, true, 1, 1, true, true, files.mkblk))],
+  ['mkfifo', creating(cmd(1, true, 1, 1, true, true, files.mkfifo))],
+  ['mklink', creating(cmd(1, true, 1, 1, true, true, files.mklink))],
+  ['mksock', creating(cmd(1, true, 1, 1, true, true, files.mksock))],
   ['setown', cmd(1, true, 0, 2, true, true, files.setown)],
   ['setmod', cmd(1, true, 0, 2, true, true, files.setmod)],
   ['setime', cmd(1, false, 0, 2, true, true, files.setime)],

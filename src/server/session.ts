@@ -101,8 +101,6 @@ export interface SentSignature {
   bytes: Buffer | null;
 }
 
-/** The commands that create an entry where there is none. */
-const CREATE_COMMANDS = new Set<BStr>(['mkdir', 'mkchr', 'mkblk', 'mkfifo', 'mklink', 'mksock', 'xpatch', 'xpatchs']);
 /** The commands that a pending file's temp file takes. */
 const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
 /**
@@ -265,13 +263,14 @@ export class Session {
     let held: PendingFile | undefined;
     // Files being received into a directory need not be in place for its owner or (when it leaves
     // it open to us) its mode: they stay pending, their own attributes still go to their temp files.
-    const keepBelow = this.pending.size + this.finishing.size > 0 && spec.perm ? this.leavesContentsAlone(req) : false;
+    const keepBelow = this.pending.size + this.finishing.size > 0 && spec.perm && this.leavesContentsAlone(req);
+    const waitsFor = (real: BStr): boolean => isRelatedPath(real, req.real) && !(keepBelow && isBelow(real, req.real));
     if (this.pending.size > 0 && spec.perm) {
       held = ATTRIBUTE_COMMANDS.has(req.cmd) ? this.pending.get(req.real) : undefined;
-      for (const p of this.pending.related(req.real)) if (p !== held && !(keepBelow && isBelow(p.real, req.real))) await this.finalize(p);
+      for (const p of this.pending.related(req.real)) if (p !== held && waitsFor(p.real)) await this.finalize(p);
     }
     if (this.finishing.size > 0 && spec.perm) {
-      for (const [real, done] of this.finishing) if (isRelatedPath(real, req.real) && !(keepBelow && isBelow(real, req.real))) await done;
+      for (const [real, done] of this.finishing) if (waitsFor(real)) await done;
     }
     // A received file not in place yet is checked once, when it goes in place (finalize()):
     // a local change to the old file since its PATCH is found there.
@@ -283,7 +282,7 @@ export class Session {
     }
     // Extensions v4 (net/tls.ts): a creation the client sent without a SIG first meets a
     // missing parent as that SIG would have.
-    if (req.stat === null && CREATE_COMMANDS.has(req.cmd) && this.conn.extensionVersion >= 4 && parentMissingHere(this, req.name)) {
+    if (spec.creates && req.stat === null && this.conn.extensionVersion >= 4 && parentMissingHere(this, req.name)) {
       await this.conn.sendLine(ERR_PARENT_MISSING);
       return false;
     }
