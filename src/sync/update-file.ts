@@ -58,6 +58,10 @@ export interface JobSession {
    * creation without a SIG below it (extensions v4): its entries need no SIG of their own.
    */
   createsDirectory(dir: BStr): boolean;
+  /** createsDirectory(), or once the job of `dir` that may still queue its MKDIR has decided. */
+  createsDirectorySoon(dir: BStr): boolean | Promise<boolean>;
+  /** The job of `name` has ended (it queued no MKDIR, or did already). */
+  jobOver(name: BStr): void;
   /** The job's row was cleared (it arrived, or was found up to date). */
   rowCleared(file: BStr): void;
 }
@@ -129,6 +133,7 @@ export class FileJob implements JobIo {
       else await this.runMod();
     } finally {
       this.ticket.release();
+      if (this.kind === 'mod') this.s.jobOver(this.file);
     }
   }
 
@@ -214,8 +219,14 @@ export class FileJob implements JobIo {
         mySig = undefined;
       } else {
         const speculative = !this.ticket.ready && !haveTurn;
-        let sig = await this.sig(key, st);
         const parent = file.slice(0, Math.max(0, file.lastIndexOf('/')));
+        // Below a directory this session is creating on the peer there is nothing yet: no SIG
+        // (extensions v4; the creation says `Parent dir missing.` if its MKDIR failed after all).
+        // When the directory's own job is still to decide, this one waits for that, not for a reply.
+        let sig: SigResult;
+        const below = s.dryRun || log.enabled(2) ? false : s.createsDirectorySoon(parent);
+        if (below === true || (below !== false && await below)) sig = NOTHING_THERE;
+        else sig = await this.sig(key, st);
         // In a directory this session is creating there is nothing yet: no second SIG (a round trip
         // per entry of every new directory). The creation's own checks stand for it; at -vv and
         // above the SIG is kept for the comparison's lines.

@@ -126,6 +126,37 @@ class HostSession {
     return this.dirsCreated.has(dir) && this.link.conn.extensionVersion >= 4;
   }
 
+  /**
+   * Modification jobs of this pass that may still queue a MKDIR (started, not decided yet), with
+   * the jobs below them waiting to know; `null` while nobody waits.
+   */
+  private readonly undecided = new Map<BStr, { decided: Promise<boolean>; resolve: (created: boolean) => void } | null>();
+
+  createsDirectorySoon(dir: BStr): boolean | Promise<boolean> {
+    if (this.link.conn.extensionVersion < 4) return false;
+    if (this.dirsCreated.has(dir)) return true;
+    if (!this.undecided.has(dir)) return false;
+    let w = this.undecided.get(dir);
+    if (!w) {
+      let resolve!: (created: boolean) => void;
+      const decided = new Promise<boolean>((r) => { resolve = r; });
+      this.undecided.set(dir, (w = { decided, resolve }));
+    }
+    return w.decided;
+  }
+
+  /** The job of `name` made its decision (queued MKDIR where the peer had nothing, or not). */
+  private decided(name: BStr, created: boolean): void {
+    const w = this.undecided.get(name);
+    if (w === undefined) return;
+    this.undecided.delete(name);
+    w?.resolve(created);
+  }
+
+  jobOver(name: BStr): void {
+    this.decided(name, false);
+  }
+
   directoryQueued(dir: BStr): Promise<void> {
     if (this.dirsQueued.has(dir)) return Promise.resolve();
     let w = this.dirWaiters.get(dir);
@@ -140,6 +171,7 @@ class HostSession {
   queuedDirectory(dir: BStr, created: boolean): void {
     this.dirsQueued.add(dir);
     if (created) this.dirsCreated.add(dir);
+    this.decided(dir, created);
     const w = this.dirWaiters.get(dir);
     if (w === undefined) return;
     this.dirWaiters.delete(dir);
@@ -220,6 +252,8 @@ class HostSession {
   private async pass(rows: DirtyRow[]): Promise<boolean> {
     const { o } = this;
     this.lastPassNames = new Set(rows.map((r) => r.filename));
+    // A walk that starts over asks about what the last one created, as csync2 does.
+    this.dirsCreated.clear();
     const state = new PassState(this.missingParentDir);
     // Only the jobs still running are kept (a first push of 50k files held every finished job).
     let jobCount = 0;
@@ -261,6 +295,8 @@ class HostSession {
       const ticket: Ticket = new Ticket(prevTicket);
       prevTicket = ticket;
       const job = new FileJob(this, row.filename, row.forced, kind, jobCount++, ticket, state.gate());
+      // Jobs after it may wait for its MKDIR (createsDirectorySoon()); it says so or ends.
+      if (kind === 'mod') this.undecided.set(row.filename, null);
       inFlight++;
       const prevCommit = committed;
       const done = job.run().finally(() => {

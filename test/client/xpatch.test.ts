@@ -160,7 +160,7 @@ describe('XPATCH from our client', () => {
     assert.doesNotMatch(r.client.stderr.toString('latin1'), /XPATCH/);
     assert.match(r.client.stderr.toString('latin1'), /PATCH/);
   });
-  it('below a directory its MKDIR just made, an entry goes without a second SIG (version 4); same outcome', async () => {
+  it('below a directory its MKDIR just made, an entry goes without a SIG (version 4); same outcome', async () => {
     const deep = async (env: Record<string, string | undefined>): Promise<{ r: SyncResult; sigs: Map<string, number>; lines: string[];
       tree: ReturnType<typeof diffTrees>; files: string[][]; dirty: string[][] }> => {
       const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
@@ -189,6 +189,10 @@ describe('XPATCH from our client', () => {
     assert.equal(withIt.r.client.code, 0, withIt.r.text);
     const twice = (m: Map<string, number>): string[] => [...m].filter(([, n]) => n > 1).map(([f]) => f);
     assert.deepEqual(twice(withIt.sigs), [], `no entry asked about twice: ${[...withIt.sigs].join(' ')}`);
+    // d1's SIG found nothing: everything below it was created without one.
+    assert.ok([...withIt.sigs.keys()].some((f) => /\/d1$/.test(f)), `d1 was asked about: ${[...withIt.sigs.keys()].join(' ')}`);
+    assert.deepEqual([...withIt.sigs.keys()].filter((f) => /\/d1\//.test(f)), [], 'no SIG below the new directory d1');
+    assert.ok([...without.sigs.keys()].filter((f) => /\/d1\//.test(f)).length >= 16, "without the extensions, every entry below d1 is asked about (8 files, d2..d8, empty)");
     assert.ok(twice(without.sigs).length > 0, `without the extensions, entries of new directories are asked again: ${[...without.sigs].join(' ')}`);
     assert.deepEqual(withIt.lines, without.lines);
     assert.deepEqual(withIt.tree, []);
