@@ -20,11 +20,32 @@ const MAX_AGE_MS = 50;
 let enabled = false;
 let bornAt = 0;
 const cache = new Map<BStr, Stats | null>();
+/** Counts the times what is remembered was dropped (dirStatGeneration()). */
+let generation = 0;
 
 /** The daemon turns the cache on for its sessions. */
 export function enableDirStatCache(on: boolean): void {
   enabled = on;
   cache.clear();
+  generation++;
+}
+
+/** Drop everything once it is MAX_AGE_MS old. */
+function expire(now: number): void {
+  if (now - bornAt <= MAX_AGE_MS) return;
+  cache.clear();
+  bornAt = now;
+  generation++;
+}
+
+/**
+ * Changes whenever a remembered answer may no longer hold (age, forgetDirStats()); -1 while
+ * the cache is off. What is derived from lstatDir() answers may be kept as long as it stays the same.
+ */
+export function dirStatGeneration(): number {
+  if (!enabled) return -1;
+  expire(Date.now());
+  return generation;
 }
 
 /**
@@ -34,9 +55,11 @@ export function enableDirStatCache(on: boolean): void {
  */
 export function forgetDirStats(real: BStr): void {
   if (cache.size === 0) return;
+  const before = cache.size;
   cache.delete(real);
   const below = real.endsWith('/') ? real : real + '/';
   for (const k of cache.keys()) if (k.startsWith(below)) cache.delete(k);
+  if (cache.size !== before) generation++;
 }
 
 function lstatOrNull(real: BStr): Stats | null {
@@ -50,11 +73,7 @@ function lstatOrNull(real: BStr): Stats | null {
 /** lstat() of a directory on a file's path, null for any failure. */
 export function lstatDir(real: BStr): Stats | null {
   if (!enabled) return lstatOrNull(real);
-  const now = Date.now();
-  if (now - bornAt > MAX_AGE_MS) {
-    cache.clear();
-    bornAt = now;
-  }
+  expire(Date.now());
   let st = cache.get(real);
   if (st === undefined) {
     st = lstatOrNull(real);

@@ -126,12 +126,17 @@ export async function tempDirCandidates(tempdir: BStr | null, env: NodeJS.Proces
 const CANDIDATES_TTL_MS = 1000;
 let candidatesCache: { tempdir: BStr | null; tmpdirEnv: string | undefined; at: number; dirs: (BStr | null)[] } | null = null;
 
-async function candidatesNow(tempdir: BStr | null): Promise<(BStr | null)[]> {
-  const now = Date.now();
+/** The candidate list while it is fresh, else null. */
+function cachedCandidates(tempdir: BStr | null): (BStr | null)[] | null {
   const c = candidatesCache;
-  if (c && c.tempdir === tempdir && c.tmpdirEnv === process.env.TMPDIR && now - c.at < CANDIDATES_TTL_MS) return c.dirs;
+  return c && c.tempdir === tempdir && c.tmpdirEnv === process.env.TMPDIR && Date.now() - c.at < CANDIDATES_TTL_MS ? c.dirs : null;
+}
+
+async function candidatesNow(tempdir: BStr | null): Promise<(BStr | null)[]> {
+  const cached = cachedCandidates(tempdir);
+  if (cached !== null) return cached;
   const dirs = await tempDirCandidates(tempdir);
-  candidatesCache = { tempdir, tmpdirEnv: process.env.TMPDIR, at: now, dirs };
+  candidatesCache = { tempdir, tmpdirEnv: process.env.TMPDIR, at: Date.now(), dirs };
   return dirs;
 }
 
@@ -140,12 +145,30 @@ async function candidatesNow(tempdir: BStr | null): Promise<(BStr | null)[]> {
  * directories in csync2's order. Throws the last OS error (errno code) when no
  * directory works.
  */
-export async function createTempFile(target: BStr, tempdir: BStr | null): Promise<TempFile> {
+export function createTempFile(target: BStr, tempdir: BStr | null): Promise<TempFile> {
+  // Most of the time the first name in the first directory is free: no awaits (once per received file).
+  const dirs = cachedCandidates(tempdir);
+  if (dirs !== null && dirs.length > 0) {
+    const template = tempNameTemplate(dirs[0]!, target);
+    if (template === null) return Promise.reject(nameTooLong());
+    const path = template.slice(0, -6) + STABLE_SUFFIX;
+    try {
+      const fd = openSync(fsPath(path), C.O_RDWR | C.O_CREAT | C.O_EXCL, 0o600);
+      liveTemps.add(path);
+      return Promise.resolve({ path, fd });
+    } catch {
+      // Taken, or not possible here: the whole way below (stale temps, other names and directories, the error).
+    }
+  }
+  return createTempFileSlowly(target, tempdir);
+}
+
+async function createTempFileSlowly(target: BStr, tempdir: BStr | null): Promise<TempFile> {
   const dirs = await candidatesNow(tempdir);
   let lastErr: unknown = Object.assign(new Error('no temp directory'), { code: 'ENOENT' });
   for (const dir of dirs) {
     const template = tempNameTemplate(dir, target);
-    if (template === null) throw Object.assign(new Error('temporary filename too long'), { code: 'ENAMETOOLONG' });
+    if (template === null) throw nameTooLong();
     try {
       return await createFromTemplate(template);
     } catch (err) {
@@ -155,6 +178,10 @@ export async function createTempFile(target: BStr, tempdir: BStr | null): Promis
     }
   }
   throw lastErr;
+}
+
+function nameTooLong(): Error {
+  return Object.assign(new Error('temporary filename too long'), { code: 'ENAMETOOLONG' });
 }
 
 async function createFromTemplate(template: BStr): Promise<TempFile> {

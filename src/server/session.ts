@@ -38,7 +38,7 @@ import { openSessionContext, validConfigName } from './context.js';
 import { resolveName, symlinkedDirectory } from './confine.js';
 import { fileUpdated, lstatOrNull, sameVersion } from './bookkeeping.js';
 import { PENDING_MAX, PendingFiles, isBelow, isRelatedPath, type PendingFile } from './pending.js';
-import { forgetDirStats, lstatDir } from '../fs/dirstat.js';
+import { dirStatGeneration, forgetDirStats, lstatDir } from '../fs/dirstat.js';
 import { atoi } from '../config/builder.js';
 import type { PendingWrite } from '../fs/apply.js';
 import { strerror } from '../util/errors.js';
@@ -115,6 +115,9 @@ export interface SessionOptions {
   /** Log prefix id (0 = none). */
   id: number;
 }
+
+/** The daemon's effective uid (asked once: it never changes, and SETMOD asks per file). */
+let EUID: number | undefined;
 
 export class Session {
   readonly opts: Options;
@@ -323,7 +326,7 @@ export class Session {
   private leavesContentsAlone(req: Request): boolean {
     if (req.cmd === 'setown') return true;
     if (req.cmd !== 'setmod') return false;
-    const euid = process.geteuid?.() ?? -1;
+    const euid = (EUID ??= process.geteuid?.() ?? -1);
     if (euid === 0) return true;
     const mode = atoi(req.tags[3]!) >>> 0;
     return (mode & 0o300) === 0o300 && lstatDir(req.real)?.uid === euid;
@@ -487,8 +490,31 @@ export class Session {
     this.release();
   }
 
+  /**
+   * The last name checkAccess() let through: a file's XPATCH, SETOWN, SETMOD and SETIME come one
+   * after the other, and the answer stays the same while the directories above it are (dirstat).
+   */
+  private lastAccess: { name: BStr; raw: BStr; key: BStr; peer: BStr | null; compare: boolean; real: BStr; generation: number } | null = null;
+
   /** Confinement and permission; returns the refusal line or null. Sets req.real. */
   private checkAccess(spec: CommandSpec, req: Request): BStr | null {
+    const last = this.lastAccess;
+    const raw = req.raw[2] ?? '';
+    if (last !== null && last.name === req.name && last.raw === raw && last.key === req.tags[1] && last.peer === this.peer
+      && last.compare === (spec.perm === 2) && (!spec.touches || (last.generation >= 0 && last.generation === dirStatGeneration()))) {
+      req.real = last.real;
+      return null;
+    }
+    const refusal = this.checkAccessNow(spec, req);
+    this.lastAccess = refusal !== null ? null : {
+      name: req.name, raw, key: req.tags[1]!, peer: this.peer, compare: spec.perm === 2, real: req.real,
+      // A check without the symlink test stands only for commands that need none.
+      generation: spec.touches ? dirStatGeneration() : -1,
+    };
+    return refusal;
+  }
+
+  private checkAccessNow(spec: CommandSpec, req: Request): BStr | null {
     const resolved = resolveName(this.ctx.cfg, req.name, req.raw[2] ?? '');
     if (!resolved.ok) return this.refuse(req, resolved.why);
     req.real = resolved.real;
@@ -546,6 +572,7 @@ export class Session {
   group(list: BStr): Outcome {
     if (this.groupListSet) return { error: ERR_GROUP_ALREADY_SET };
     this.groupListSet = true;
+    this.lastAccess = null;
     disableGroupsForGroupCommand(this.ctx.cfg, list);
     return null;
   }

@@ -48,6 +48,13 @@ describe('temp files', () => {
     assert.equal(existsSync(third.path), false);
   });
 
+  it('a name that leaves no room for a temp name fails with ENAMETOOLONG, the first time and later', async () => {
+    const deep = `/${'d'.repeat(4095)}/f.txt`;
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(createTempFile(deep, null), (err: NodeJS.ErrnoException) => err.code === 'ENAMETOOLONG');
+    }
+  });
+
   it('isOurTempName: ours only', () => {
     for (const n of ['.a.csTemp', '.a.b.csAb12', '.x.cs0000']) assert.ok(isOurTempName(n), n);
     for (const n of ['a.csTemp', '.a.Ab12cd', '.a.cs123', '.a.csAb12x', '.csTemp']) assert.equal(isOurTempName(n), n === '.csTemp', n);
