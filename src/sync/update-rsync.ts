@@ -707,7 +707,9 @@ const LITERAL_HEADER = 13;
 function writeLiteralHeader(buf: Buffer, size: number): Buffer {
   buf.writeUInt32BE(DELTA_MAGIC >>> 0, 0);
   buf[4] = 0x44; // LITERAL_N8
-  buf.writeBigUInt64BE(BigInt(size), 5);
+  // Two halves: a file's size stays far below 2^53, and no BigInt is made per file.
+  buf.writeUInt32BE(Math.floor(size / 0x100000000), 5);
+  buf.writeUInt32BE(size >>> 0, 9);
   return buf;
 }
 
