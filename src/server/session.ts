@@ -500,7 +500,8 @@ export class Session {
   private checkAccess(spec: CommandSpec, req: Request): BStr | null {
     const last = this.lastAccess;
     const raw = req.raw[2] ?? '';
-    if (last !== null && last.name === req.name && last.raw === raw && last.key === req.tags[1] && last.peer === this.peer
+    // Not at -vv and above: each check prints its pattern matches there, as csync2's does.
+    if (last !== null && !log.enabled(2) && last.name === req.name && last.raw === raw && last.key === req.tags[1] && last.peer === this.peer
       && last.compare === (spec.perm === 2) && (!spec.touches || (last.generation >= 0 && last.generation === dirStatGeneration()))) {
       req.real = last.real;
       return null;

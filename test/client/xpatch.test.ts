@@ -149,6 +149,24 @@ describe('XPATCH from our client', () => {
     assert.deepEqual((await withIt.server.treeSnapshot()).map((e) => e.path), [''], 'everything was removed');
   });
 
+  it('at -vv our daemon prints the pattern matches of every command\'s check (none is reused there)', async () => {
+    const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
+    clusters.push(c);
+    const [client, server] = c.hosts as [TestHost, TestHost];
+    await client.write('one.txt', 'one\n');
+    assert.equal((await client.run(['-cr', '/'])).code, 0);
+    const r = await syncOnce(client, server, ['-u'], { serverImpl: 'ours', daemonVerbose: 2 });
+    assert.equal(r.client.code, 0, r.text);
+    const log = r.server.stderr.toString('latin1');
+    // After XPATCH's `Updated` line, SETOWN, SETMOD and SETIME each check the name again and print
+    // its pattern match (csync2's daemon checks per command); with the check reused, none would.
+    const after = log.slice(log.indexOf('Updated ')).split('\n');
+    const matches = after.filter((l) => /Match \(\+\): .* on \S*\/one\.txt$/.test(l));
+    assert.ok(log.includes('Updated '), log);
+    assert.ok(matches.length >= 3, `pattern matches of one.txt after its XPATCH at -vv: ${matches.length}\n${log}`);
+    assert.deepEqual(diffTrees(await client.treeSnapshot(), await server.treeSnapshot()), []);
+  });
+
   it('at -vvv the wire dump is csync2\'s conversation: no XPATCH', async () => {
     const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
     clusters.push(c);
