@@ -123,6 +123,8 @@ export class FileJob implements JobIo {
   admitted = true;
   /** Bytes of delta sent (progress). */
   sent = 0;
+  /** Its row was cleared (it arrived, or was up to date). */
+  cleared = false;
 
   constructor(readonly s: JobSession, readonly file: BStr, readonly forced: boolean, readonly kind: JobKind,
     readonly index: number, readonly ticket: Ticket, private readonly gate: PassGate) {}
@@ -394,6 +396,7 @@ export class FileJob implements JobIo {
   }
 
   private success(autoResolveRun: boolean): void {
+    this.cleared = true;
     this.s.ctx.store.deleteDirty(this.file, this.s.peer);
     this.s.rowCleared(this.file);
     if (autoResolveRun) this.errors.value--;

@@ -123,7 +123,18 @@ class HostSession {
   private readonly dirsCreated = new Set<BStr>();
 
   createsDirectory(dir: BStr): boolean {
-    return this.dirsCreated.has(dir) && this.link.conn.extensionVersion >= 4;
+    return this.createsWithoutSig() && this.dirsCreated.has(dir);
+  }
+
+  /**
+   * Entries may go without a SIG below a directory this session is creating (extensions v4) -- not
+   * after a walk started over for a missing parent: a creation's `Parent dir missing.` comes only
+   * after later jobs took their turn, too late for csync2's skip of the subtree below an entry whose
+   * parent is the one found missing before; two such subtrees then restarted the walk in turn for ever.
+   * There every entry is asked about in turn, as csync2 does.
+   */
+  private createsWithoutSig(): boolean {
+    return this.link.conn.extensionVersion >= 4 && this.missingParentDir === null;
   }
 
   /**
@@ -133,7 +144,7 @@ class HostSession {
   private readonly undecided = new Map<BStr, { decided: Promise<boolean>; resolve: (created: boolean) => void } | null>();
 
   createsDirectorySoon(dir: BStr): boolean | Promise<boolean> {
-    if (this.link.conn.extensionVersion < 4) return false;
+    if (!this.createsWithoutSig()) return false;
     if (this.dirsCreated.has(dir)) return true;
     if (!this.undecided.has(dir)) return false;
     let w = this.undecided.get(dir);
@@ -307,7 +318,10 @@ class HostSession {
         f?.();
       });
       committed = Promise.all([prevCommit, done.catch(() => undefined)]).then(() => {
-        if (job.admitted && !(state.closedAt < job.index)) {
+        // A job that went on before an earlier one found its parent missing (a creation's reply, extensions
+        // v4) never ran in csync2's walk: unless its row is clean now, the walk that starts over shows it.
+        const ranLate = state.abortAt < job.index && !job.cleared;
+        if (job.admitted && !(state.closedAt < job.index) && !ranLate) {
           job.out.confirm(node);
           o.errors.value += job.errors.value;
         } else {

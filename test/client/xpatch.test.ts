@@ -6,6 +6,7 @@
  * trees, databases, conflicts.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { createCluster, diffTrees, syncOnce, type Cluster, type Impl, type SyncResult, type TestHost } from '../helpers/index.js';
@@ -218,5 +219,35 @@ describe('XPATCH from our client', () => {
     assert.deepEqual(withIt.files.map((r) => r[0]), without.files.map((r) => r[0]));
     assert.deepEqual(withIt.dirty, []);
     assert.deepEqual(without.dirty, []);
+  });
+  it('a new directory whose MKDIR fails on our daemon: the walk ends, with the lines and rows of a push without the extensions', async () => {
+    // No inode left on the daemon's side: SIG finds nothing, MKDIR fails (ENOSPC), and the entries below
+    // the directory, sent without a SIG of their own, answer `Parent dir missing.`. Two such subtrees
+    // (d and d/e) once restarted the walk in turn for ever.
+    const run = async (env: Record<string, string | undefined>): Promise<{ r: SyncResult; lines: string[]; dirty: string[][] }> => {
+      const c = await createCluster({ hosts: [{ impl: 'ours' }, { impl: 'ours' }] });
+      clusters.push(c);
+      const [client, server] = c.hosts as [TestHost, TestHost];
+      await client.write('d/e/f2', 'two\n');
+      await client.write('d/f1', 'one\n');
+      await client.write('z', 'zulu\n');
+      assert.equal((await client.run(['-cr', '/'])).code, 0);
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=1,mode=0755', 'tmpfs', server.dataDir], { stdio: 'pipe' });
+      try {
+        const r = await syncOnce(client, server, ['-uv'], { serverImpl: 'ours', env, timeoutMs: 30_000 });
+        const lines = r.client.stderr.toString('latin1').split('\n').filter((l) => l !== '')
+          .map((l) => l.replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER').replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)'));
+        return { r, lines, dirty: await client.dump('dirty') };
+      } finally {
+        execFileSync('umount', ['-l', server.dataDir], { stdio: 'pipe' });
+      }
+    };
+    const [withIt, without] = await Promise.all([run({}), run({ CSYNC2_TS_NO_EXTENSIONS: '1' })]);
+    assert.equal(withIt.r.client.code, 1, withIt.r.text);
+    assert.equal(without.r.client.code, 1, without.r.text);
+    assert.ok(withIt.lines.includes('missing parent dir : %data%/d'), withIt.lines.join('\n'));
+    assert.deepEqual(withIt.lines, without.lines);
+    assert.deepEqual(withIt.dirty.map((r) => r[0]).sort(), without.dirty.map((r) => r[0]).sort());
+    assert.ok(withIt.dirty.length >= 4, JSON.stringify(withIt.dirty));
   });
 });
