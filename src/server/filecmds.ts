@@ -67,6 +67,12 @@ export function sigSizeOnly(s: Session, r: Request): Promise<Outcome> {
   return sigReply(s, r, true);
 }
 
+/** A file or dirty row of `name`: with nothing at the path, the dirty check of a creation refuses it. */
+function rowsSayDirty(s: Session, name: BStr): boolean {
+  const rows = s.ctx.store.rowsOf(name);
+  return rows.file || rows.dirty;
+}
+
 async function sigReply(s: Session, r: Request, sizeOnly: boolean): Promise<Outcome> {
   const { conn } = s;
   let st;
@@ -78,7 +84,11 @@ async function sigReply(s: Session, r: Request, sizeOnly: boolean): Promise<Outc
   }
   if (st === undefined) {
     if (parentMissingHere(s, r.name)) return { error: ERR_PARENT_MISSING };
-    await conn.writer.sendText(`${OK_PATH_NOT_FOUND}\n${MISSING_CHECKTXT}\noctet-stream 0\n`);
+    // Extensions v4: nothing here, but a row of it is (removed here): the creation that follows will be
+    // refused as dirty, so the client must not create what lies below it without asking (csync2's other
+    // "not found" says so; our client takes both for a missing file).
+    const refused = conn.extensionVersion >= 4 && rowsSayDirty(s, r.name);
+    await conn.writer.sendText(`${refused ? OK_NOT_FOUND : OK_PATH_NOT_FOUND}\n${MISSING_CHECKTXT}\noctet-stream 0\n`);
     return null;
   }
   if (hasImpureDirectory(s.ctx.cfg, r.name)) {

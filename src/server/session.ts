@@ -278,15 +278,16 @@ export class Session {
     // A received file not in place yet is checked once, when it goes in place (finalize()):
     // a local change to the old file since its PATCH is found there.
     if (held) return this.attributeOfPending(spec, req, held);
+    // Extensions v4 (net/tls.ts): a creation the client sent without a SIG first meets a
+    // missing parent as that SIG would have, before any dirty check (SIG makes none: a row
+    // below a directory removed here would otherwise answer `File is also marked dirty here!`).
+    if (spec.creates && this.conn.extensionVersion >= 4 && parentMissingHere(this, req.name)) {
+      await this.conn.sendLine(ERR_PARENT_MISSING);
+      return false;
+    }
     if (spec.dirty) await this.ctx.store.noCritical();
     if (spec.dirty && this.dirtyHere(req)) {
       await this.conn.sendLine(ERR_ALSO_DIRTY);
-      return false;
-    }
-    // Extensions v4 (net/tls.ts): a creation the client sent without a SIG first meets a
-    // missing parent as that SIG would have.
-    if (spec.creates && req.stat === null && this.conn.extensionVersion >= 4 && parentMissingHere(this, req.name)) {
-      await this.conn.sendLine(ERR_PARENT_MISSING);
       return false;
     }
     // From the change on the disk until its row is committed, hold the db's write

@@ -182,6 +182,8 @@ export class FileJob implements JobIo {
     let autoResolveRun = false;
     /** The last SIG found no file on the peer, or brought the signature of its regular file. */
     let peerMissing = false;
+    /** ... and will refuse its creation (SigResult.peerRefusesCreation). */
+    let peerRefuses = false;
     let peerSig: Buffer | undefined;
     /** ... or one too big to keep: a delta against it would be no smaller than literals. */
     let peerSigDropped = false;
@@ -216,6 +218,7 @@ export class FileJob implements JobIo {
         this.result = r.code;
         if (!isOkStatus(r)) return this.gotError(autoResolveRun);
         peerMissing = false;
+        peerRefuses = false;
         peerSig = undefined;
         peerSigDropped = false;
         mySig = undefined;
@@ -261,6 +264,7 @@ export class FileJob implements JobIo {
           return;
         }
         peerMissing = sig.peerMissing === true;
+        peerRefuses = sig.peerRefusesCreation === true;
         peerSig = sig.peerSig;
         peerSigDropped = sig.peerSigDropped === true;
         mySig = sig.mySig;
@@ -309,7 +313,7 @@ export class FileJob implements JobIo {
         // csync2's order when it is retried after an auto-resolved conflict, and its SETOWN and
         // SETMOD before its contents; where neither matters, later jobs go on too (a round trip
         // per new directory was most of the push of a tree of small directories).
-        if (type === S_IFDIR) s.queuedDirectory(file, peerMissing && !autoResolveRun);
+        if (type === S_IFDIR) s.queuedDirectory(file, peerMissing && !peerRefuses && !autoResolveRun);
         if (type !== S_IFDIR || (!autoResolveRun && peerMissing && this.directoryOrderFree(st))) this.ticket.release();
         first = await reply;
       }
@@ -453,7 +457,12 @@ export class FileJob implements JobIo {
       const peerMissing = status.code === ReplyCode.OK_PATH_NOT_FOUND || status.code === ReplyCode.OK_NOT_FOUND;
       // A regular file's signature (the peer's checktxt says so) can be the basis of an XPATCH.
       const peerSig = !peerMissing && peerTxt.includes(':type=reg:') ? keep?.peerSig ?? undefined : undefined;
-      return { ok: true, differs, status: end, peerMissing, peerSig, mySig: keep?.mySig ?? undefined, peerSigDropped: keep?.dropped === true };
+      // `OK (not_found).`: nothing there, but our v4 daemon has rows of it (or csync2's impure-directory case).
+      const peerRefusesCreation = status.code === ReplyCode.OK_NOT_FOUND;
+      return {
+        ok: true, differs, status: end, peerMissing, peerSig, mySig: keep?.mySig ?? undefined, peerSigDropped: keep?.dropped === true,
+        peerRefusesCreation,
+      };
     });
   }
 
@@ -687,6 +696,8 @@ interface SigResult {
   mySig?: Buffer;
   /** A removal whose parent directory is missing on the peer: already gone. */
   gone?: boolean;
+  /** Nothing on the peer, but its creation there will be refused (a row of it there: removed there). */
+  peerRefusesCreation?: boolean;
 }
 
 /** What a SIG of an entry in a directory just created says (createsDirectory()). */

@@ -368,4 +368,26 @@ describe('XPATCH on our daemon', () => {
     await h.server.rm('v4dir');
     await assertStillServing(h, 'xpatch-v4');
   });
+
+  it('version 4: SIG of an entry removed here (its rows stay) says `OK (not_found).`; a creation under a missing parent meets that before any dirty check', async () => {
+    await h.server.write('v4gone/x.txt', 'x\n', 0o644);
+    assert.equal((await h.server.run(['-cr', '/'])).code, 0);
+    await h.server.rm('v4gone');
+    const v4 = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V4] });
+    assert.deepEqual(await exchange(v4, ['CONFIG ', `HELLO ${h.client.name}`]), [OK, OK]);
+    // Its MKDIR would be refused as dirty here: the client must not create what lies below it unasked.
+    v4.send(`SIG ${h.key} ${F('v4gone')}`);
+    assert.deepEqual([await v4.line(), await v4.line(), await v4.line(), await v4.line()], ['OK (not_found).', '---', 'octet-stream 0', OK]);
+    // x.txt has a row here, and its parent is gone: `Parent dir missing.`, as its SIG says, not `File is also marked dirty here!`.
+    assert.deepEqual(await exchange(v4, [`MKFIFO ${h.key} ${F('v4gone/x.txt')}`, 'BYE']), ['Parent dir missing.', 'OK (cu_later).']);
+    v4.destroy();
+    // Version 3 (and csync2's conversation): the plain answer.
+    const v3 = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V3] });
+    assert.deepEqual(await exchange(v3, ['CONFIG ', `HELLO ${h.client.name}`]), [OK, OK]);
+    v3.send(`SIG ${h.key} ${F('v4gone')}`);
+    assert.equal(await v3.line(), 'OK (path_not_found).');
+    v3.destroy();
+    clearDirty(h);
+    await assertStillServing(h, 'xpatch-v4-gone');
+  });
 });
