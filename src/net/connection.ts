@@ -11,7 +11,7 @@ import type { BStr } from '../util/bytes.js';
 import { LineReader } from '../protocol/linereader.js';
 import { LineWriter } from '../protocol/linewriter.js';
 import type { WireTap } from '../protocol/wiredump.js';
-import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V4, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
+import { EXTENSIONS_ALPN_ALL, peerCertHex, upgradeClient, upgradeServer, type TlsCredentials } from './tls.js';
 import { watchSilence } from './peer-timeout.js';
 
 export interface ConnectionInit {
@@ -106,8 +106,9 @@ export class Connection {
 
   /** The extensions' version both ends agreed on: 0 = none (a real csync2 at either end), 1 to 4. */
   get extensionVersion(): number {
-    const p = this.tlsSocket?.alpnProtocol;
-    return p === EXTENSIONS_ALPN_V4 ? 4 : p === EXTENSIONS_ALPN_V3 ? 3 : p === EXTENSIONS_ALPN_V2 ? 2 : p === EXTENSIONS_ALPN ? 1 : 0;
+    // EXTENSIONS_ALPN_ALL lists the versions from the newest down to 1.
+    const i = EXTENSIONS_ALPN_ALL.indexOf(this.tlsSocket?.alpnProtocol as string);
+    return i < 0 ? 0 : EXTENSIONS_ALPN_ALL.length - i;
   }
 
   /** The peer's certificate as UPPERCASE DER hex (x509_cert.certdata); null on plain connections. */

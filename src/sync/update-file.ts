@@ -55,10 +55,9 @@ export interface JobSession {
   queuedDirectory(dir: BStr, created: boolean): void;
   /**
    * A job of this session queued MKDIR of `dir` where the peer had nothing, and the peer takes a
-   * creation without a SIG below it (extensions v4): its entries need no SIG of their own.
+   * creation without a SIG below it (extensions v4): its entries need no SIG of their own. A
+   * promise while the job of `dir` may still queue its MKDIR.
    */
-  createsDirectory(dir: BStr): boolean;
-  /** createsDirectory(), or once the job of `dir` that may still queue its MKDIR has decided. */
   createsDirectorySoon(dir: BStr): boolean | Promise<boolean>;
   /** The job of `name` has ended (it queued no MKDIR, or did already). */
   jobOver(name: BStr): void;
@@ -232,11 +231,6 @@ export class FileJob implements JobIo {
         const below = s.dryRun || log.enabled(2) ? false : s.createsDirectorySoon(parent);
         if (below === true || (below !== false && await below)) sig = NOTHING_THERE;
         else sig = await this.sig(key, st);
-        // In a directory this session is creating there is nothing yet: no second SIG (a round trip
-        // per entry of every new directory). The creation's own checks stand for it; at -vv and
-        // above the SIG is kept for the comparison's lines.
-        const askAgain = (): Promise<SigResult> | SigResult =>
-          sig.status.code === ReplyCode.PARENT_MISSING && s.createsDirectory(parent) && !log.enabled(2) ? NOTHING_THERE : this.sig(key, st);
         if (!sig.ok && speculative && sig.status.code === ReplyCode.PARENT_MISSING && !this.ticket.ready) {
           // Asked before the parent's MKDIR was sent (a new directory's contents): ask again, still
           // ahead of the turn, once an earlier job has queued it. Taking turns for these SIGs cost a
@@ -245,7 +239,7 @@ export class FileJob implements JobIo {
           if (!turnFirst) {
             this.freshAttempt();
             this.out.debug(1, `Updating ${file} on ${s.peer} ...`);
-            sig = await askAgain();
+            sig = await this.sig(key, st);
           }
         }
         if (!sig.ok && speculative) {
@@ -253,7 +247,7 @@ export class FileJob implements JobIo {
           if (!(await turn())) return;
           this.freshAttempt();
           this.out.debug(1, `Updating ${file} on ${s.peer} ...`);
-          sig = await askAgain();
+          sig = await this.sig(key, st);
         }
         if (!(await turn())) return;
         this.result = sig.status.code;
@@ -319,7 +313,7 @@ export class FileJob implements JobIo {
       }
       this.result = first.code;
       if (first.code === ReplyCode.PARENT_MISSING) {
-        // A creation sent without a SIG (createsDirectory()) found the parent missing, as the SIG would have.
+        // A creation sent without a SIG (createsDirectorySoon()) found the parent missing, as the SIG would have.
         this.out.debug(3, 'error from peer');
         this.gotError(autoResolveRun);
         this.gate.parentMissing(this);
@@ -700,7 +694,7 @@ interface SigResult {
   peerRefusesCreation?: boolean;
 }
 
-/** What a SIG of an entry in a directory just created says (createsDirectory()). */
+/** What a SIG of an entry in a directory just created says (createsDirectorySoon()). */
 const NOTHING_THERE: SigResult = Object.freeze({
   ok: true, differs: true, peerMissing: true, status: Object.freeze({ code: ReplyCode.OK, line: OK_CMD_FINISHED }),
 });

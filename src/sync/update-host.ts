@@ -119,12 +119,8 @@ class HostSession {
   private readonly dirWaiters = new Map<BStr, { queued: Promise<void>; resolve: () => void }>();
   /** Directories whose MKDIR was queued (a SIG answered after that may still say the parent is missing). */
   private readonly dirsQueued = new Set<BStr>();
-  /** ... of those, the ones the peer had nothing at (createsDirectory()). */
+  /** ... of those, the ones the peer had nothing at (createsDirectorySoon()). */
   private readonly dirsCreated = new Set<BStr>();
-
-  createsDirectory(dir: BStr): boolean {
-    return this.createsWithoutSig() && this.dirsCreated.has(dir);
-  }
 
   /**
    * Entries may go without a SIG below a directory this session is creating (extensions v4) -- not

@@ -58,9 +58,7 @@ async function scenario(cluster: Cluster, serverImpl: Impl, env: Record<string, 
   await server.setMtime('a.txt', T0 + 7);
   assert.equal((await client.run(['-cr', '/'])).code, 0);
   const conflict = await syncOnce(client, server, ['-uv'], { serverImpl, daemonVerbose: 3, env });
-  const norm = (b: Buffer): string[] => lines(b).map((l) => l
-    .replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER')
-    .replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)').replace(/[0-9A-F]{200,}/, 'CERT'));
+  const norm = (b: Buffer): string[] => clientLines(b, client, server);
   return {
     firstLines: norm(first.client.stderr), conflictLines: norm(conflict.client.stderr),
     first, conflict,
@@ -73,6 +71,12 @@ async function scenario(cluster: Cluster, serverImpl: Impl, env: Record<string, 
 
 function lines(b: Buffer): string[] {
   return b.toString('latin1').split('\n').filter((l) => l !== '');
+}
+
+/** A client's lines with host names, port and certificate made comparable between clusters. */
+function clientLines(b: Buffer, client: TestHost, server: TestHost): string[] {
+  return lines(b).map((l) => l.replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER')
+    .replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)').replace(/[0-9A-F]{200,}/, 'CERT'));
 }
 
 describe('XPATCH from our client', () => {
@@ -199,9 +203,7 @@ describe('XPATCH from our client', () => {
         const m = /Peer> SIG \S+ ([^\s\\]+)/.exec(l);
         if (m) sigs.set(m[1]!, (sigs.get(m[1]!) ?? 0) + 1);
       }
-      const lines = r.client.stderr.toString('latin1').split('\n').filter((l) => l !== '')
-        .map((l) => l.replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER').replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)'));
-      return { r, sigs, lines, tree: diffTrees(await client.treeSnapshot(), await server.treeSnapshot()),
+      return { r, sigs, lines: clientLines(r.client.stderr, client, server), tree: diffTrees(await client.treeSnapshot(), await server.treeSnapshot()),
         files: await server.dump('file'), dirty: await client.dump('dirty') };
     };
     const [withIt, without] = await Promise.all([deep({}), deep({ CSYNC2_TS_NO_EXTENSIONS: '1' })]);
@@ -235,9 +237,7 @@ describe('XPATCH from our client', () => {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=1,mode=0755', 'tmpfs', server.dataDir], { stdio: 'pipe' });
       try {
         const r = await syncOnce(client, server, ['-uv'], { serverImpl: 'ours', env, timeoutMs: 30_000 });
-        const lines = r.client.stderr.toString('latin1').split('\n').filter((l) => l !== '')
-          .map((l) => l.replaceAll(client.name, 'CLIENT').replaceAll(server.name, 'SERVER').replace(/:\d+ \(SERVER\)/, ':PORT (SERVER)'));
-        return { r, lines, dirty: await client.dump('dirty') };
+        return { r, lines: clientLines(r.client.stderr, client, server), dirty: await client.dump('dirty') };
       } finally {
         execFileSync('umount', ['-l', server.dataDir], { stdio: 'pipe' });
       }
