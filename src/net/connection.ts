@@ -104,7 +104,7 @@ export class Connection {
     return this.extensionVersion >= 1;
   }
 
-  /** The extensions' version both ends agreed on: 0 = none (a real csync2 at either end), 1 to 4. */
+  /** The extensions' version both ends agreed on: 0 = none (a real csync2 at either end), 1 to 5. */
   get extensionVersion(): number {
     // EXTENSIONS_ALPN_ALL lists the versions from the newest down to 1.
     const i = EXTENSIONS_ALPN_ALL.indexOf(this.tlsSocket?.alpnProtocol as string);

@@ -90,8 +90,10 @@ export const EXTENSIONS_ALPN_V3 = 'csync2-ts.3';
  * a client may send it without a SIG first below a directory its own MKDIR just created.
  */
 export const EXTENSIONS_ALPN_V4 = 'csync2-ts.4';
+/** Version 5 adds XPATCHA (XPATCH with the file's SETOWN, SETMOD and SETIME on its line, replies.ts). */
+export const EXTENSIONS_ALPN_V5 = 'csync2-ts.5';
 /** Every version we speak, most capable first (the server picks the first the client offers). */
-export const EXTENSIONS_ALPN_ALL = [EXTENSIONS_ALPN_V4, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN];
+export const EXTENSIONS_ALPN_ALL = [EXTENSIONS_ALPN_V5, EXTENSIONS_ALPN_V4, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN];
 
 /** Allow RSA-1024 and SHA-1 signed certificates (`make cert`). */
 const CIPHERS = 'DEFAULT:@SECLEVEL=0';

@@ -51,9 +51,10 @@ export class LineReader {
   private readonly highWater: number;
   /**
    * Called whenever a read must wait for the network (the daemon commits and
-   * sends its held replies then). A promise means it waited for something.
+   * sends its held replies then), with the bytes still missing of the frame
+   * payload being read, if it is one. A promise means it waited for something.
    */
-  beforeWait: (() => Promise<void> | void) | null = null;
+  beforeWait: ((frameLeft?: number) => Promise<void> | void) | null = null;
   private readonly tap: WireTap | null;
   /** The error that ended the stream, if it did not end cleanly. */
   lastError: Error | null = null;
@@ -217,7 +218,7 @@ export class LineReader {
     while (left > 0) {
       if (this.size === 0) {
         if (this.eof) throw new ProtocolError(READ_ERROR, undefined, undefined, `EOF with ${left} of ${n} bytes missing`);
-        await this.more();
+        await this.more(left);
         continue;
       }
       const chunk = this.consumeSome(left);
@@ -313,13 +314,13 @@ export class LineReader {
     }
   }
 
-  /** Wait until more data, end of file or an error arrives. */
-  private more(): Promise<void> {
+  /** Wait until more data, end of file or an error arrives (`frameLeft`: bytes missing of a frame payload). */
+  private more(frameLeft?: number): Promise<void> {
     if (this.detached) return Promise.reject(new Error('LineReader detached while waiting for data'));
     if (this.eof) return Promise.resolve();
     if (this.beforeWait !== null) {
       // The caller looks at the buffer again after a hook that had to wait itself.
-      const waited = this.beforeWait();
+      const waited = this.beforeWait(frameLeft);
       if (waited) return waited;
     }
     if (this.pausedByUs) {

@@ -52,6 +52,14 @@ export const XPATCH_COMMAND = 'XPATCH';
  */
 export const XPATCHS_COMMAND = 'XPATCHS';
 /**
+ * Extensions version 5: `XPATCHA K F UID GID MODE MTIME [TOKEN]`, XPATCH K F [TOKEN] followed,
+ * when it succeeds, by SETOWN K F UID GID, SETMOD K F MODE and SETIME K F MTIME of the same file:
+ * the daemon runs the four commands and sends their four replies (one, XPATCH's, when that one
+ * is not OK), as if they had come on four lines. The client's last three lines of a new regular
+ * file go, and the daemon reads, tokenizes and checks one line instead of four.
+ */
+export const XPATCHA_COMMAND = 'XPATCHA';
+/**
  * Extensions version 3: `SIGT K F`, SIG whose reply carries, in place of a
  * regular file's signature frame, the line `octet-size <n>`: the size that
  * signature has, without its bytes. The client's check of a removal needs no

@@ -32,6 +32,11 @@ export interface CommandSpec {
   touches: boolean;
   /** Makes an entry where there is none (extensions v4: refused with `Parent dir missing.` when its parent is missing). */
   creates?: boolean;
+  /**
+   * Stands for several commands (XPATCHA): they run in turn, each with its own checks and reply,
+   * the later ones only when the first one's reply is OK. `run` is not used.
+   */
+  expand?: (r: Request) => Request[];
   run: (s: Session, r: Request) => Promise<Outcome> | Outcome;
 }
 
@@ -42,6 +47,31 @@ function cmd(perm: 0 | 1 | 2, dirty: boolean, unlink: 0 | 1 | 2, update: 0 | 1 |
 
 function creating(spec: CommandSpec): CommandSpec {
   return { ...spec, creates: true };
+}
+
+/** XPATCHA K F UID GID MODE MTIME [TOKEN]: XPATCH K F [TOKEN], SETOWN K F UID GID, SETMOD K F MODE, SETIME K F MTIME. */
+function xpatchWithAttributes(r: Request): Request[] {
+  const xpatch = partOf(r, 'xpatch', [7]);
+  xpatch.frame = r.frame;
+  return [xpatch, partOf(r, 'setown', [3, 4]), partOf(r, 'setmod', [5]), partOf(r, 'setime', [6])];
+}
+
+/** One of the commands a line stands for: its key and file, then the line's tokens at `args`. */
+function partOf(r: Request, cmd: BStr, args: number[]): Request {
+  const tags = new Array<BStr>(r.tags.length).fill('');
+  const raw = [cmd.toUpperCase(), r.raw[1] ?? '', r.raw[2] ?? ''];
+  tags[0] = raw[0]!;
+  tags[1] = r.tags[1]!;
+  tags[2] = r.tags[2]!;
+  args.forEach((i, j) => {
+    tags[3 + j] = r.tags[i] ?? '';
+    if (i < r.raw.length) raw.push(r.raw[i]!);
+  });
+  return { cmd, tags, raw, name: r.name, real: '' };
+}
+
+function unused(): Outcome {
+  throw new Error('a command that stands for others has no run of its own');
 }
 
 export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpec>([
@@ -60,6 +90,8 @@ export const COMMANDS: ReadonlyMap<BStr, CommandSpec> = new Map<BStr, CommandSpe
   ['xpatch', creating({ ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: true, extension: 1 })],
   // Version 2: the same with the delta streamed in chunks (sent while it is made, applied while it arrives).
   ['xpatchs', creating({ ...cmd(1, true, 2, 1, true, true, files.xpatch), framed: 'chunked', extension: 2 })],
+  // Version 5: XPATCH and the file's SETOWN, SETMOD and SETIME on one line (replies.ts XPATCHA_COMMAND).
+  ['xpatcha', { ...cmd(0, false, 0, 0, true, false, unused), framed: true, extension: 5, expand: xpatchWithAttributes }],
   ['mkdir', creating(cmd(1, true, 1, 1, true, true, files.mkdir))],
   ['mkchr', creating(cmd(1, true, 1, 1, true, true, files.mkchr))],
   ['mkblk', creating(cmd(1, true, 1, 1, true, true, files.mkblk))],

@@ -39,41 +39,44 @@ export function isRelatedPath(a: BStr, b: BStr): boolean {
   return a === b || isBelow(a, b) || isBelow(b, a);
 }
 
-export class PendingFiles {
-  private readonly byReal = new Map<BStr, PendingFile>();
-  /** How many pending files lie below each directory: a command's related() walks up its own path, not every pending file. */
+/**
+ * Received files by path, with how many lie below each directory: a command's related()
+ * walks up its own path instead of over every file (a first push keeps dozens pending or
+ * finishing, and every command asks).
+ */
+export class PathMap<V> {
+  private readonly byReal = new Map<BStr, V>();
   private readonly below = new Map<BStr, number>();
 
   get size(): number {
     return this.byReal.size;
   }
 
-  get(real: BStr): PendingFile | undefined {
+  get(real: BStr): V | undefined {
     return this.byReal.get(real);
   }
 
-  add(p: PendingFile): void {
-    const old = this.byReal.get(p.real);
-    if (old !== undefined) this.delete(old);
-    this.byReal.set(p.real, p);
-    this.countBelow(p.real, 1);
+  set(real: BStr, v: V): void {
+    if (!this.byReal.has(real)) this.countBelow(real, 1);
+    this.byReal.set(real, v);
   }
 
-  delete(p: PendingFile): void {
-    if (this.byReal.get(p.real) !== p) return;
-    this.byReal.delete(p.real);
-    this.countBelow(p.real, -1);
+  /** Removes `real` when it maps to `v` (or to anything, without `v`). */
+  delete(real: BStr, v?: V): void {
+    if (!this.byReal.has(real) || (v !== undefined && this.byReal.get(real) !== v)) return;
+    this.byReal.delete(real);
+    this.countBelow(real, -1);
   }
 
-  /** Pending files at `real`, below it or above it (in arrival order). */
-  related(real: BStr): PendingFile[] {
+  /** The values at `real`, below it or above it (in arrival order). */
+  related(real: BStr): V[] {
     if (this.byReal.size === 0) return [];
     if ((this.below.get(real) ?? 0) > 0) {
-      const out: PendingFile[] = [];
-      for (const p of this.byReal.values()) if (isRelatedPath(p.real, real)) out.push(p);
+      const out: V[] = [];
+      for (const [r, v] of this.byReal) if (isRelatedPath(r, real)) out.push(v);
       return out;
     }
-    // Only the path itself and its directories can be pending: a file is pending, so at most one of them is.
+    // Only the path itself and its directories are left: they are files, so at most one of them is here.
     const at = this.byReal.get(real);
     if (at !== undefined) return [at];
     for (let i = real.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : real.lastIndexOf('/', i - 1)) {
@@ -83,21 +86,80 @@ export class PendingFiles {
     return [];
   }
 
-  /** Every pending file, oldest first. */
-  all(): PendingFile[] {
-    return [...this.byReal.values()];
+  /** The related() paths with their values. */
+  relatedEntries(real: BStr): [BStr, V][] {
+    if (this.byReal.size === 0) return [];
+    if ((this.below.get(real) ?? 0) > 0) return [...this.byReal].filter(([r]) => isRelatedPath(r, real));
+    for (let i = real.length; i >= 0; i = i === 0 ? -1 : real.lastIndexOf('/', i - 1)) {
+      const path = i === real.length ? real : i === 0 ? '/' : real.slice(0, i);
+      const v = this.byReal.get(path);
+      if (v !== undefined) return [[path, v]];
+    }
+    return [];
   }
 
-  oldest(): PendingFile | undefined {
-    return this.byReal.values().next().value;
+  values(): IterableIterator<V> {
+    return this.byReal.values();
   }
 
   private countBelow(real: BStr, delta: 1 | -1): void {
-    for (let i = real.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : real.lastIndexOf('/', i - 1)) {
-      const dir = i === 0 ? '/' : real.slice(0, i);
+    for (const dir of directoriesAbove(real)) {
       const n = (this.below.get(dir) ?? 0) + delta;
       if (n === 0) this.below.delete(dir);
       else this.below.set(dir, n);
     }
+  }
+}
+
+/** The directories above a path's, by directory: the files of one directory arrive together. */
+const ABOVE = new Map<BStr, readonly BStr[]>();
+const ABOVE_MAX = 4096;
+
+/** Every directory above `real`, nearest first. */
+function directoriesAbove(real: BStr): readonly BStr[] {
+  const i = real.lastIndexOf('/');
+  if (i < 0 || real === '/') return [];
+  const dir = i === 0 ? '/' : real.slice(0, i);
+  let list = ABOVE.get(dir);
+  if (list === undefined) {
+    list = [dir, ...directoriesAbove(dir)];
+    if (ABOVE.size >= ABOVE_MAX) ABOVE.clear();
+    ABOVE.set(dir, list);
+  }
+  return list;
+}
+
+export class PendingFiles {
+  private readonly files = new PathMap<PendingFile>();
+
+  get size(): number {
+    return this.files.size;
+  }
+
+  get(real: BStr): PendingFile | undefined {
+    return this.files.get(real);
+  }
+
+  add(p: PendingFile): void {
+    this.files.delete(p.real);
+    this.files.set(p.real, p);
+  }
+
+  delete(p: PendingFile): void {
+    this.files.delete(p.real, p);
+  }
+
+  /** Pending files at `real`, below it or above it (in arrival order). */
+  related(real: BStr): PendingFile[] {
+    return this.files.related(real);
+  }
+
+  /** Every pending file, oldest first. */
+  all(): PendingFile[] {
+    return [...this.files.values()];
+  }
+
+  oldest(): PendingFile | undefined {
+    return this.files.values().next().value;
   }
 }

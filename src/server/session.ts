@@ -21,7 +21,7 @@ import type { LineReader } from '../protocol/linereader.js';
 import { SERVER_LINE_MAX } from '../protocol/limits.js';
 import {
   ERR_ALSO_DIRTY, ERR_CONFIG_NAME, ERR_EXPECT_SSL_CONFIG, ERR_GROUP_ALREADY_SET, ERR_PARENT_MISSING, ERR_PERM, ERR_PERM_SLAVE,
-  ERR_UNKNOWN_COMMAND, OK_ACTIVATING_SSL, OK_CMD_FINISHED, pleaseIdentify,
+  ERR_UNKNOWN_COMMAND, OK_ACTIVATING_SSL, OK_CMD_FINISHED, classifyReply, isOkCode, pleaseIdentify,
 } from '../protocol/replies.js';
 import { MAX_TOKENS, asciiLower, equalsIgnoreCase, splitTokens } from '../protocol/tokenize.js';
 import { urlDecode } from '../protocol/urlencode.js';
@@ -37,7 +37,7 @@ import { parentMissingHere } from './filecmds.js';
 import { openSessionContext, validConfigName } from './context.js';
 import { resolveName, symlinkedDirectory } from './confine.js';
 import { fileUpdated, lstatOrNull, sameVersion } from './bookkeeping.js';
-import { PENDING_MAX, PendingFiles, isBelow, isRelatedPath, type PendingFile } from './pending.js';
+import { PENDING_MAX, PathMap, PendingFiles, isBelow, isRelatedPath, type PendingFile } from './pending.js';
 import { dirStatGeneration, forgetDirStats, lstatDir } from '../fs/dirstat.js';
 import { atoi } from '../config/builder.js';
 import type { PendingWrite } from '../fs/apply.js';
@@ -109,6 +109,13 @@ const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
  * (on loopback a write costs the sender the receiver's side of TCP too) and one commit.
  */
 const RELEASE_GROUP = 16;
+/**
+ * Replies stay held while no more than this is missing of the frame being read: its sender
+ * writes a frame whole, without waiting for a reply (on loopback the rest of a file of tens of
+ * KiB comes in TLS records a few microseconds apart, and a commit and a write per record cost
+ * a first push of small files a commit per 5 files instead of one per 10).
+ */
+const FRAME_REST_HELD = 256 * 1024;
 
 export interface SessionOptions {
   opts: Options;
@@ -135,7 +142,7 @@ export class Session {
   /** Received files not yet in place. */
   private readonly pending = new PendingFiles();
   /** Received files going in place after their SETIME (its reply waits in a reserved slot), by real path. */
-  private readonly finishing = new Map<BStr, Promise<void>>();
+  private readonly finishing = new PathMap<Promise<void>>();
   /** Signatures SIG sent of regular files, by real path (the basis of an XPATCH; oldest dropped first). */
   private readonly signatures = new Map<BStr, SentSignature>();
   private signatureBytes = 0;
@@ -219,8 +226,10 @@ export class Session {
     writer.onHoldFull = () => {
       if (!this.ctx.store.criticalOpen) this.release();
     };
-    // While received files are finishing, their completions release (releaseSoon), in groups.
-    reader.beforeWait = () => (this.finishing.size > 0 && !this.replyUrgent ? undefined : this.releaseWhenCommitted());
+    // While received files are finishing, their completions release (releaseSoon), in groups. In the
+    // middle of a file's frame the client is sending, not waiting for us: the next wait releases.
+    reader.beforeWait = (frameLeft) => ((this.finishing.size > 0 || (frameLeft !== undefined && frameLeft <= FRAME_REST_HELD))
+      && !this.replyUrgent ? undefined : this.releaseWhenCommitted());
     for (;;) {
       const line = await this.conn.readLine(SERVER_LINE_MAX);
       if (line === null) return;
@@ -231,7 +240,7 @@ export class Session {
       const req: Request = { cmd: asciiLower(tags[0]!), tags, raw, name: tags[2]!, real: '' };
       const framed = this.commandSpec(req.cmd)?.framed;
       if (framed) req.frame = { size: framed === 'chunked' ? FRAME_CHUNKED : await reader.readFrameHeader(true), consumed: false };
-      const end = await this.command(req);
+      const end = await this.commands(req);
       if (req.frame && !req.frame.consumed) {
         // Refused before its data was used: the data still has to leave the stream.
         await drainFrame(reader, req.frame.size);
@@ -246,8 +255,25 @@ export class Session {
     return spec?.extension && this.conn.extensionVersion < spec.extension ? undefined : spec;
   }
 
+  /** A line standing for several commands (CommandSpec.expand), or one command. Returns true when the session ends. */
+  private async commands(req: Request): Promise<boolean> {
+    const expand = this.commandSpec(req.cmd)?.expand;
+    if (!expand) return this.command(req);
+    const parts = expand(req);
+    for (let i = 0; i < parts.length; i++) {
+      if (await this.command(parts[i]!)) return true;
+      // The client reads the later replies only after an OK to the first (replies.ts XPATCHA_COMMAND).
+      if (i === 0 && !this.lastReplyOk) return false;
+    }
+    return false;
+  }
+
+  /** The last command's reply was sent by command() itself and is an OK. */
+  private lastReplyOk = false;
+
   /** One command line. Returns true when the session ends. */
   private async command(req: Request): Promise<boolean> {
+    this.lastReplyOk = false;
     const spec = this.commandSpec(req.cmd);
     if (!spec) {
       await this.conn.sendLine(ERR_UNKNOWN_COMMAND);
@@ -273,7 +299,7 @@ export class Session {
       for (const p of this.pending.related(req.real)) if (p !== held && waitsFor(p.real)) await this.finalize(p);
     }
     if (this.finishing.size > 0 && spec.perm) {
-      for (const [real, done] of this.finishing) if (waitsFor(real)) await done;
+      for (const [real, done] of this.finishing.relatedEntries(req.real)) if (waitsFor(real)) await done;
     }
     // A received file not in place yet is checked once, when it goes in place (finalize()):
     // a local change to the old file since its PATCH is found there.
@@ -313,7 +339,9 @@ export class Session {
     if (spec.update === 1) forgetDirStats(req.real);
     if (this.pending.size > PENDING_MAX) await this.finalize(this.pending.oldest()!);
     if (!outcome?.noReply) {
-      await this.conn.sendLine(outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED);
+      const reply = outcome?.error ?? outcome?.reply ?? OK_CMD_FINISHED;
+      this.lastReplyOk = isOkCode(classifyReply(reply));
+      await this.conn.sendLine(reply);
     }
     if (this.replyUrgent) await this.releaseUrgent();
     return outcome?.end === true;
@@ -378,10 +406,10 @@ export class Session {
         // done, and its reply waits in a reserved slot, while the next commands are read.
         const { writer } = this.conn;
         const slot = writer.reserve();
-        const done = this.finalize(p).then((failure) => failure ?? OK_CMD_FINISHED, (err: unknown) => strerror(err))
+        const done: Promise<void> = this.finalize(p).then((failure) => failure ?? OK_CMD_FINISHED, (err: unknown) => strerror(err))
           .then((reply) => {
             writer.fill(slot, reply);
-            this.finishing.delete(p.real);
+            this.finishing.delete(p.real, done);
             this.releaseSoon();
           });
         this.finishing.set(p.real, done);

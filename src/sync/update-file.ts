@@ -13,7 +13,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, fileType, genChecktxt, mtimeSeconds, readLinkTarget } from '../fs/checktxt.js';
 import { type ErrorCounter, type PeerLink, type Status, isOkStatus } from '../net/client.js';
 import { CHECKTXT_LINE_MAX, VALUE_LINE_MAX } from '../protocol/limits.js';
-import { OK_CMD_FINISHED, ReplyCode, SIGT_COMMAND, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
+import { OK_CMD_FINISHED, ReplyCode, SIGT_COMMAND, XPATCHA_COMMAND, XPATCH_COMMAND, XPATCHS_COMMAND } from '../protocol/replies.js';
 import { urlEncode } from '../protocol/urlencode.js';
 import type { BStr } from '../util/bytes.js';
 import { log, type DebugSink } from '../util/log.js';
@@ -49,6 +49,8 @@ export interface JobSession {
   readonly xpatch: boolean;
   /** The peer takes XPATCHS too (extensions version 2). */
   readonly xpatchStream: boolean;
+  /** The peer takes XPATCHA: XPATCH with the file's SETOWN, SETMOD and SETIME on its line (extensions version 5). */
+  readonly xpatchAttributes: boolean;
   /** Resolves once a job has queued MKDIR of `dir` (a SIG sent after that finds the directory). */
   directoryQueued(dir: BStr): Promise<void>;
   /** This job queued MKDIR of `dir`; `created`: the peer had nothing there (its SIG said so). */
@@ -280,8 +282,8 @@ export class FileJob implements JobIo {
         // against what SIG brought; else (after a FLUSH, say) PATCH and its signature exchange.
         let p: PatchExchange;
         const { xpatch } = s;
-        if (xpatch && (peerMissing || peerSigDropped || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, null);
-        else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, peerSig, s.xpatchStream && st.size > XPATCH_STREAM_MIN, mySig);
+        if (xpatch && (peerMissing || peerSigDropped || st.size <= XPATCH_SMALL)) p = await this.xpatchNow(key, st, null);
+        else if (xpatch && peerSig !== undefined) p = await this.xpatchNow(key, st, peerSig, s.xpatchStream && st.size > XPATCH_STREAM_MIN, mySig);
         else p = await this.patch(key, peerSig !== undefined && st.size >= DELTA_AHEAD_MIN && !log.enabled(3) ? peerSig : null, mySig);
         // Nothing after a regular file depends on it: later jobs may go on.
         this.ticket.release();
@@ -290,6 +292,7 @@ export class FileJob implements JobIo {
           const fin = await p.final!;
           this.result = fin.code;
           if (!p.deltaOk || !isOkStatus(fin)) return this.gotError(autoResolveRun);
+          if (p.attributes) return this.attributesReplied(p.attributes, autoResolveRun);
         }
       } else {
         const cmd = createCommand(type, key, file, s.cfg);
@@ -353,8 +356,24 @@ export class FileJob implements JobIo {
     if (type !== S_IFLNK && !deferTime) lines.push(`SETIME ${k} ${f} ${mtimeSeconds(st)}`);
     // Written together; after the first failure csync2 would have sent no more,
     // so later replies are read without counting or printing anything.
+    const read = this.attributeReader();
+    const replies = lines.map((line) => this.s.pipe.request(this, line, read));
+    if (deferTime) this.ticket.release();
+    if (!(await this.attributesOk(replies, autoResolveRun))) return;
+    if (deferTime) {
+      s.deferSetime({ file, key, mtime: mtimeSeconds(st), autoResolved: autoResolveRun });
+      return;
+    }
+    this.success(autoResolveRun);
+  }
+
+  /**
+   * The reader of one reply of a file's SETOWN/SETMOD/SETIME: after the first failure csync2 would
+   * have sent no more, so the later replies (of commands sent together) are read without a word.
+   */
+  private attributeReader(): () => Promise<Status> {
     let failed: Status | null = null;
-    const replies = lines.map((line) => this.s.pipe.request(this, line, async () => {
+    return async () => {
       if (failed) {
         await this.s.link.readStatus(null, SILENT, { value: 0 });
         return failed;
@@ -362,18 +381,25 @@ export class FileJob implements JobIo {
       const r = await this.readStatus();
       if (!isOkStatus(r)) failed = r;
       return r;
-    }));
-    if (deferTime) this.ticket.release();
+    };
+  }
+
+  /** The attribute replies in order; false (and the error counted) at the first failure. */
+  private async attributesOk(replies: Promise<Status>[], autoResolveRun: boolean): Promise<boolean> {
     for (const r of replies) {
-      const st2 = await r;
-      this.result = st2.code;
-      if (!isOkStatus(st2)) return this.gotError(autoResolveRun);
+      const st = await r;
+      this.result = st.code;
+      if (!isOkStatus(st)) {
+        this.gotError(autoResolveRun);
+        return false;
+      }
     }
-    if (deferTime) {
-      s.deferSetime({ file, key, mtime: mtimeSeconds(st), autoResolved: autoResolveRun });
-      return;
-    }
-    this.success(autoResolveRun);
+    return true;
+  }
+
+  /** XPATCHA's SETOWN, SETMOD and SETIME replies (a regular file: all three), then the dirty row goes. */
+  private async attributesReplied(replies: Promise<Status>[], autoResolveRun: boolean): Promise<void> {
+    if (await this.attributesOk(replies, autoResolveRun)) this.success(autoResolveRun);
   }
 
   /** skip_action: SETIME (not for symlinks; later for directories), then the dirty row goes. */
@@ -465,11 +491,19 @@ export class FileJob implements JobIo {
    * for): the whole file as literals, or a delta against `basis`, the
    * signature the SIG brought, named by its digest so the peer can tell that
    * its file is still that one. Its one reply stands for PATCH's first and final.
+   * XPATCHA (extensions v5, not streamed) carries the file's SETOWN, SETMOD and
+   * SETIME arguments too: their replies follow XPATCH's when that one is OK.
    */
-  private xpatchNow(key: BStr, basis: Buffer | null, streamed = false, mySig?: Buffer): Promise<PatchExchange> {
+  private xpatchNow(key: BStr, st: Stats, basis: Buffer | null, streamed = false, mySig?: Buffer): Promise<PatchExchange> {
     const { s, file } = this;
+    const withAttributes = s.xpatchAttributes && !streamed;
     return s.pipe.exclusive(this, async (w) => {
-      const line = `${streamed ? XPATCHS_COMMAND : XPATCH_COMMAND} ${urlEncode(key)} ${urlEncode(file)}`;
+      const k = urlEncode(key);
+      const f = urlEncode(file);
+      // The same arguments setAttributes() sends (SETOWN's signed as csync2's %d prints them).
+      const line = withAttributes
+        ? `${XPATCHA_COMMAND} ${k} ${f} ${st.uid | 0} ${st.gid | 0} ${st.mode} ${mtimeSeconds(st)}`
+        : `${streamed ? XPATCHS_COMMAND : XPATCH_COMMAND} ${k} ${f}`;
       w.line(basis === null ? line : `${line} ${signatureDigest(basis)}`);
       s.pipe.tapWrites(this);
       const d = basis === null
@@ -479,7 +513,13 @@ export class FileJob implements JobIo {
           : await sendDeltaAgainst(s.link, this.out, s.cfg, file, basis, mySig);
       this.sent += d.sent;
       const reply = w.expect(() => this.readStatus());
-      return { first: reply, deltaOk: d.ok, final: reply };
+      if (!withAttributes) return { first: reply, deltaOk: d.ok, final: reply };
+      // The daemon sends them only after an OK; their readers are queued now, behind XPATCH's.
+      const read = this.attributeReader();
+      const attributes = [0, 1, 2].map(() => w.expect(async () => (isOkStatus(await reply) ? read() : null)));
+      // Not awaited when the job ends early (its XPATCH failed, or the connection broke).
+      for (const a of attributes) a.catch(() => undefined);
+      return { first: reply, deltaOk: d.ok, final: reply, attributes: attributes as Promise<Status>[] };
     });
   }
 
@@ -674,6 +714,8 @@ interface PatchExchange {
   first: Status | Promise<Status>;
   deltaOk: boolean;
   final: Promise<Status> | null;
+  /** XPATCHA: the replies of its SETOWN, SETMOD and SETIME (read only after XPATCH's OK). */
+  attributes?: Promise<Status>[];
 }
 
 interface SigResult {

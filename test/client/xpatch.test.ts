@@ -91,7 +91,7 @@ describe('XPATCH from our client', () => {
 
   it('with our daemon: used, and the outcome equals a push without it', async () => {
     const [withIt, without] = await Promise.all([run('ours'), run('ours', { CSYNC2_TS_NO_EXTENSIONS: '1' })]);
-    assert.match(withIt.daemonLog, /XPATCH /, 'the daemon saw XPATCH');
+    assert.match(withIt.daemonLog, /XPATCHA /, 'the daemon saw XPATCHA (XPATCH with the attributes, version 5)');
     assert.match(withIt.daemonLog, /XPATCHS /, 'and XPATCHS for the big changed file');
     assert.doesNotMatch(without.daemonLog, /XPATCH/, 'nothing of it when turned off');
     assert.equal(withIt.first.client.code, 0, withIt.first.text);

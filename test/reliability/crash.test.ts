@@ -139,7 +139,10 @@ describe('kill -9 during a push', { concurrency: false }, () => {
           it(`${TRIALS} kills of the ${target} (seed ${SEED})`, async (t: TestContext) => {
             const rng = new Rng(SEED + (target === 'daemon' ? 1 : 2));
             let midTransfer = 0;
-            for (let trial = 0; trial < TRIALS; trial++) {
+            // A kill that came after the push ended (a loaded machine makes the first push slow, the
+            // next ones quick) earns up to two more trials, so half of them can still hit a running push.
+            let trial = 0;
+            for (; trial < TRIALS || (midTransfer < Math.ceil(TRIALS / 2) && trial < 3 * TRIALS); trial++) {
               const old = current;
               version++;
               current = await scenario.write(client, version);
@@ -190,10 +193,10 @@ describe('kill -9 during a push', { concurrency: false }, () => {
               await pushToCompletion();
               await checkConverged();
             }
-            t.diagnostic(`${midTransfer} of ${TRIALS} kills hit a running push`);
+            t.diagnostic(`${midTransfer} of ${trial} kills hit a running push`);
             if (clientImpl === 'real' && target === 'client') t.diagnostic(`the killed real client left ${realClientLeftovers} temp file(s) in its own tree`);
             if (serverImpl === 'real') t.diagnostic(`the real daemon left ${realLeftovers} temp file(s) behind killed sessions`);
-            assert.ok(midTransfer >= Math.ceil(TRIALS / 2), `only ${midTransfer} of ${TRIALS} kills came during the push`);
+            assert.ok(midTransfer >= Math.ceil(TRIALS / 2), `only ${midTransfer} of ${trial} kills came during the push`);
           });
         }
       });

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { sleep } from '../helpers/index.js';
 import { F, OK, DENIED, assertStillServing, hostileSetup, type Hostile } from './hostile-setup.js';
 import { RawPeer, exchange } from './raw.js';
-import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V4 } from '../../src/net/tls.js';
+import { EXTENSIONS_ALPN, EXTENSIONS_ALPN_V2, EXTENSIONS_ALPN_V3, EXTENSIONS_ALPN_V4, EXTENSIONS_ALPN_V5 } from '../../src/net/tls.js';
 import { ERR_BASIS_CHANGED, signatureDigest } from '../../src/protocol/xpatch.js';
 
 const DELTA_MAGIC = Buffer.from([0x72, 0x73, 0x02, 0x36]);
@@ -389,5 +389,36 @@ describe('XPATCH on our daemon', () => {
     v3.destroy();
     clearDirty(h);
     await assertStillServing(h, 'xpatch-v4-gone');
+  });
+
+  it('version 5: XPATCHA is XPATCH then SETOWN, SETMOD and SETIME of the file, four replies; one when XPATCH fails, its frame read', async () => {
+    const v5 = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V5] });
+    assert.equal(v5.alpn, EXTENSIONS_ALPN_V5);
+    assert.deepEqual(await exchange(v5, ['CONFIG ', `HELLO ${h.client.name}`]), [OK, OK]);
+    const content = Buffer.from('sent by XPATCHA\n');
+    // uid 1234, gid 4321, mode 0100640 (33184), mtime 1600000000.
+    v5.send(Buffer.concat([Buffer.from(`XPATCHA ${h.key} ${F('v5.txt')} 1234 4321 33184 1600000000\n`), framed(literalDelta(content))]));
+    assert.deepEqual([await v5.line(), await v5.line(), await v5.line(), await v5.line()], [OK, OK, OK, OK]);
+    // Refused (missing parent, wrong key): XPATCH's reply only, and the frame is not taken for commands.
+    v5.send(Buffer.concat([Buffer.from(`XPATCHA ${h.key} ${F('v5none/f.txt')} 0 0 33188 1600000000\n`), framed(literalDelta(content))]));
+    assert.equal(await v5.line(), 'Parent dir missing.');
+    v5.send(Buffer.concat([Buffer.from(`XPATCHA wrongkey ${F('v5other.txt')} 0 0 33188 1600000000\n`), framed(literalDelta(content))]));
+    assert.equal(await v5.line(), DENIED);
+    assert.deepEqual(await exchange(v5, ['BYE']), ['OK (cu_later).']);
+    v5.destroy();
+    const st = await h.server.stat('v5.txt');
+    assert.ok((await h.server.read('v5.txt')).equals(content));
+    assert.deepEqual([st!.uid, st!.gid, st!.mode, st!.mtimeMs], [1234, 4321, 0o100640, 1_600_000_000_000]);
+    assert.equal(await h.server.stat('v5other.txt'), null);
+    const rows = (await h.server.dump('file')).map((r) => r[0]);
+    assert.ok(rows.some((r) => r!.endsWith('/v5.txt')), `file row written: ${rows.join(', ')}`);
+    // Version 4 does not know it.
+    const v4 = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V4] });
+    assert.deepEqual(await exchange(v4, ['CONFIG ', `HELLO ${h.client.name}`, `XPATCHA ${h.key} ${F('v5.txt')} 0 0 33188 1`]),
+      [OK, OK, 'Unknown command!']);
+    v4.destroy();
+    clearDirty(h);
+    await h.server.rm('v5.txt');
+    await assertStillServing(h, 'xpatch-v5');
   });
 });
