@@ -70,26 +70,14 @@ export class PathMap<V> {
 
   /** The values at `real`, below it or above it (in arrival order). */
   related(real: BStr): V[] {
-    if (this.byReal.size === 0) return [];
-    if ((this.below.get(real) ?? 0) > 0) {
-      const out: V[] = [];
-      for (const [r, v] of this.byReal) if (isRelatedPath(r, real)) out.push(v);
-      return out;
-    }
-    // Only the path itself and its directories are left: they are files, so at most one of them is here.
-    const at = this.byReal.get(real);
-    if (at !== undefined) return [at];
-    for (let i = real.lastIndexOf('/'); i >= 0; i = i === 0 ? -1 : real.lastIndexOf('/', i - 1)) {
-      const above = this.byReal.get(i === 0 ? '/' : real.slice(0, i));
-      if (above !== undefined) return [above];
-    }
-    return [];
+    return this.relatedEntries(real).map(([, v]) => v);
   }
 
-  /** The related() paths with their values. */
+  /** The paths at `real`, below it or above it, with their values (in arrival order). */
   relatedEntries(real: BStr): [BStr, V][] {
     if (this.byReal.size === 0) return [];
     if ((this.below.get(real) ?? 0) > 0) return [...this.byReal].filter(([r]) => isRelatedPath(r, real));
+    // Only the path itself and its directories are left: they are files, so at most one of them is here.
     for (let i = real.length; i >= 0; i = i === 0 ? -1 : real.lastIndexOf('/', i - 1)) {
       const path = i === real.length ? real : i === 0 ? '/' : real.slice(0, i);
       const v = this.byReal.get(path);
