@@ -253,12 +253,7 @@ export class FileJob implements JobIo {
         }
         if (!(await turn())) return;
         this.result = sig.status.code;
-        if (!sig.ok) {
-          if (this.result !== ReplyCode.OK) this.out.debug(3, 'error from peer');
-          this.gotError(autoResolveRun);
-          if (this.result === ReplyCode.PARENT_MISSING) this.gate.parentMissing(this);
-          return;
-        }
+        if (!sig.ok) return this.sigFailed(autoResolveRun);
         peerMissing = sig.peerMissing === true;
         peerRefuses = sig.peerRefusesCreation === true;
         peerSig = sig.peerSig;
@@ -315,13 +310,8 @@ export class FileJob implements JobIo {
         first = await reply;
       }
       this.result = first.code;
-      if (first.code === ReplyCode.PARENT_MISSING) {
-        // A creation sent without a SIG (createsDirectorySoon()) found the parent missing, as the SIG would have.
-        this.out.debug(3, 'error from peer');
-        this.gotError(autoResolveRun);
-        this.gate.parentMissing(this);
-        return;
-      }
+      // A creation sent without a SIG (createsDirectorySoon()) found the parent missing, as the SIG would have.
+      if (first.code === ReplyCode.PARENT_MISSING) return this.sigFailed(autoResolveRun);
       if (!isOkStatus(first)) {
         // maybe_auto_resolve
         if (!autoResolveRun && first.code === ReplyCode.ALSO_DIRTY) {
@@ -417,6 +407,13 @@ export class FileJob implements JobIo {
       if (!isOkStatus(r)) return this.gotError(autoResolveRun);
     }
     this.success(autoResolveRun);
+  }
+
+  /** A SIG (or the creation standing for it) that failed; `Parent dir missing.` starts the walk over. */
+  private sigFailed(autoResolveRun: boolean): void {
+    if (this.result !== ReplyCode.OK) this.out.debug(3, 'error from peer');
+    this.gotError(autoResolveRun);
+    if (this.result === ReplyCode.PARENT_MISSING) this.gate.parentMissing(this);
   }
 
   private success(autoResolveRun: boolean): void {

@@ -103,11 +103,19 @@ class HostSession {
   private readonly cleared = new Set<BStr>();
   private lastPassNames = new Set<BStr>();
   /** The peer takes XPATCH (both ends agreed on csync2-ts's extensions in the TLS handshake). */
-  xpatch = false;
+  get xpatch(): boolean {
+    return this.link.conn.extensions;
+  }
+
   /** ... and XPATCHS (extensions version 2). */
-  xpatchStream = false;
+  get xpatchStream(): boolean {
+    return this.link.conn.extensionVersion >= 2;
+  }
+
   /** ... and XPATCHA (extensions version 5). */
-  xpatchAttributes = false;
+  get xpatchAttributes(): boolean {
+    return this.link.conn.extensionVersion >= 5;
+  }
 
   constructor(private readonly o: HostUpdateOptions) {
     this.ctx = o.ctx;
@@ -227,9 +235,6 @@ class HostSession {
     }
     this.link = link;
     this.pipe = new CommandPipe(link);
-    this.xpatch = link.conn.extensions;
-    this.xpatchStream = link.conn.extensionVersion >= 2;
-    this.xpatchAttributes = link.conn.extensionVersion >= 5;
     try {
       await this.walk(rows);
       // Rows an earlier peer's missing directory marked for this one after it read its own:
@@ -284,9 +289,8 @@ class HostSession {
     };
     let inFlight = 0;
     let slotFree: (() => void) | null = null;
-    const extended = this.link.conn.extensions;
-    const window = extended ? WINDOW_EXTENDED : WINDOW;
-    const refill = extended ? REFILL_EXTENDED : REFILL;
+    const window = this.xpatch ? WINDOW_EXTENDED : WINDOW;
+    const refill = this.xpatch ? REFILL_EXTENDED : REFILL;
     // Output, error counts and progress are released in job order.
     let committed: Promise<void> = Promise.resolve();
 
