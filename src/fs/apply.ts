@@ -68,6 +68,11 @@ export class PendingWrite {
     return new PendingWrite(target, await createTempFile(target, opts.tempdir), opts);
   }
 
+  /** A temp file for `target` made elsewhere (src/fs/newfile-worker.ts), open, its content written. */
+  static adopt(target: BStr, temp: TempFile, opts: ApplyOptions): PendingWrite {
+    return new PendingWrite(target, temp, opts);
+  }
+
   get fd(): number {
     return this.temp.fd;
   }

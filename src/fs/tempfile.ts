@@ -163,6 +163,21 @@ export function createTempFile(target: BStr, tempdir: BStr | null): Promise<Temp
   return createTempFileSlowly(target, tempdir);
 }
 
+/**
+ * The name createTempFile() tries first (the stable name in the first candidate directory),
+ * registered as ours; null when the candidates are not known yet or no name fits. For a temp
+ * file created elsewhere (src/fs/newfile-worker.ts): on any failure there, createTempFile().
+ */
+export function claimFirstTempName(target: BStr, tempdir: BStr | null): BStr | null {
+  const dirs = cachedCandidates(tempdir);
+  if (dirs === null || dirs.length === 0) return null;
+  const template = tempNameTemplate(dirs[0]!, target);
+  if (template === null) return null;
+  const path = template.slice(0, -6) + STABLE_SUFFIX;
+  liveTemps.add(path);
+  return path;
+}
+
 async function createTempFileSlowly(target: BStr, tempdir: BStr | null): Promise<TempFile> {
   const dirs = await candidatesNow(tempdir);
   let lastErr: unknown = Object.assign(new Error('no temp directory'), { code: 'ENOENT' });

@@ -105,11 +105,11 @@ export class LineWriter {
     return slot;
   }
 
-  /** The reserved reply is `text` (a line); it leaves with the next flushHeld(). */
-  fill(slot: ReplySlot, text: BStr): void {
+  /** The reserved reply is `text` (a line), or nothing for null; it leaves with the next flushHeld(). */
+  fill(slot: ReplySlot, text: BStr | null): void {
     if (slot.data !== null) return;
-    const buf = Buffer.from(text + '\n', 'latin1');
-    this.tap?.('Local', buf);
+    const buf = text === null ? Buffer.alloc(0) : Buffer.from(text + '\n', 'latin1');
+    if (buf.length > 0) this.tap?.('Local', buf);
     slot.data = buf;
     this.unfilled--;
     this.heldBytes += buf.length;

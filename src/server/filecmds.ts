@@ -27,6 +27,8 @@ import { ERR_BASIS_CHANGED, signatureDigest } from '../protocol/xpatch.js';
 import { lstatDir } from '../fs/dirstat.js';
 import { isSymlink } from './confine.js';
 import { makeNode, type NodeKind } from './special.js';
+import { literalOnlyContent } from '../rsync/literal.js';
+import { DATE_MIN_SECONDS } from '../fs/newfile-worker.js';
 import type { Outcome, Request, SentSignature, Session } from './session.js';
 
 const EIO_TEXT = 'Input/output error';
@@ -308,6 +310,26 @@ export async function xpatch(s: Session, r: Request): Promise<Outcome> {
   return receiveContent(s, r, s.conn.reader.readPayload(frame.size), token === '');
 }
 
+/**
+ * XPATCH of a new file (nothing at the path, no basis token), for the write-behind way
+ * (session.ts): the backup step, then the frame read whole; its content when the delta
+ * is literals only, else the outcome of applying it the ordinary way.
+ */
+export async function xpatchNewFile(s: Session, r: Request): Promise<Outcome | { content: Buffer }> {
+  const frame = r.frame!;
+  const failure = await backupFile(r.real, s.ctx.matcher.groupsFor(r.name));
+  if (failure) return { error: failure.error };
+  frame.consumed = true;
+  const delta = await s.conn.reader.readFrame(frame.size);
+  const content = literalOnlyContent(delta);
+  if (content !== null) return { content };
+  return receiveContent(s, r, once(delta), true);
+}
+
+async function* once(chunk: Buffer): AsyncGenerator<Buffer, void, undefined> {
+  yield chunk;
+}
+
 /** The error the unlink step left when it could not clear the path of a directory (csync2 reports its errno). */
 function directoryLeft(r: Request): unknown {
   return r.stat?.isDirectory() && !r.removedBefore ? r.unlinkError ?? EISDIR : undefined;
@@ -398,26 +420,41 @@ function idArg(v: number): number {
   return v === -1 ? -1 : v >>> 0;
 }
 
-export function setown(s: Session, r: Request): Outcome {
+/** SETOWN's ids for chown() (-1: unchanged), or null when `ignore uid` and `ignore gid` both hold. */
+export function ownerArgs(s: Session, r: Request): { uid: number; gid: number } | null {
   const cfg = s.ctx.cfg;
   if (cfg.ignoreUid && cfg.ignoreGid) return null;
-  const uid = cfg.ignoreUid ? -1 : idArg(atoi(r.tags[3]!));
-  const gid = cfg.ignoreGid ? -1 : idArg(atoi(r.tags[4]!));
+  return { uid: cfg.ignoreUid ? -1 : idArg(atoi(r.tags[3]!)), gid: cfg.ignoreGid ? -1 : idArg(atoi(r.tags[4]!)) };
+}
+
+export function setown(s: Session, r: Request): Outcome {
+  const ids = ownerArgs(s, r);
+  if (ids === null) return null;
   try {
-    if (r.pending) fchownSync(r.pending.write.fd, uid, gid);
-    else lchownSync(fsPath(r.real), uid, gid);
+    if (r.pending) fchownSync(r.pending.write.fd, ids.uid, ids.gid);
+    else lchownSync(fsPath(r.real), ids.uid, ids.gid);
   } catch (err) {
     return fail(err);
   }
   return null;
 }
 
+/** SETMOD's mode for chmod(), or null with `ignore mod`. */
+export function modeArg(s: Session, r: Request): number | null {
+  if (s.ctx.cfg.ignoreMod) return null;
+  return (atoi(r.tags[3]!) >>> 0) & 0o7777;
+}
+
+/** csync2 replicates setuid and setgid bits like any other; the log says who set them. */
+export function logSpecialBits(s: Session, r: Request, mode: number): void {
+  if (mode & 0o6000) log.debug(1, `SETMOD ${r.name} from ${s.peer}: mode ${mode.toString(8)} has setuid/setgid bits.`);
+}
+
 export function setmod(s: Session, r: Request): Outcome {
   if (s.ctx.cfg.ignoreMod) return null;
   if (!r.pending && isSymlink(r.real)) return { error: s.refuse(r, 'SETMOD would change the target of a symlink') };
-  const mode = (atoi(r.tags[3]!) >>> 0) & 0o7777;
-  // csync2 replicates these bits like any other; the log says who set them.
-  if (mode & 0o6000) log.debug(1, `SETMOD ${r.name} from ${s.peer}: mode ${mode.toString(8)} has setuid/setgid bits.`);
+  const mode = modeArg(s, r)!;
+  logSpecialBits(s, r, mode);
   try {
     if (r.pending) fchmodSync(r.pending.write.fd, mode);
     else chmodSync(fsPath(r.real), mode);
@@ -427,9 +464,14 @@ export function setmod(s: Session, r: Request): Outcome {
   return null;
 }
 
+/** SETIME's time, in seconds. */
+export function timeSeconds(r: Request): number {
+  return atoll(r.tags[3]!);
+}
+
 export function setime(s: Session, r: Request): Outcome {
   if (!r.pending && isSymlink(r.real)) return { error: s.refuse(r, 'SETIME would change the target of a symlink') };
-  const t = atoll(r.tags[3]!);
+  const t = timeSeconds(r);
   try {
     const when = timeArg(t);
     if (r.pending) futimesSync(r.pending.write.fd, when, when);
@@ -439,9 +481,6 @@ export function setime(s: Session, r: Request): Outcome {
   }
   return null;
 }
-
-/** The earliest time a Date holds (100 million days before 1970), in seconds. */
-const DATE_MIN_SECONDS = -8.64e12;
 
 /**
  * Seconds as utimes() takes them. Node turns a negative number into "now"; a Date keeps

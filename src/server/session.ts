@@ -33,14 +33,17 @@ import { syncDirectories, type ApplyOptions } from '../fs/apply.js';
 import { log } from '../util/log.js';
 import { fsPath, type BStr } from '../util/bytes.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
-import { parentMissingHere } from './filecmds.js';
+import { logSpecialBits, modeArg, ownerArgs, parentMissingHere, timeSeconds, xpatchNewFile } from './filecmds.js';
+import { newFileWorker, runNewFileHere, type NewFileJob, type NewFileResult, type StepError } from '../fs/newfile-worker.js';
+import { claimFirstTempName, createTempFile, releaseTemp } from '../fs/tempfile.js';
+import { PendingWrite } from '../fs/apply.js';
+import type { ReplySlot } from '../protocol/linewriter.js';
 import { openSessionContext, validConfigName } from './context.js';
 import { resolveName, symlinkedDirectory } from './confine.js';
 import { fileUpdated, lstatOrNull, sameVersion } from './bookkeeping.js';
 import { PENDING_MAX, PathMap, PendingFiles, isBelow, isRelatedPath, type PendingFile } from './pending.js';
 import { dirStatGeneration, forgetDirStats, lstatDir } from '../fs/dirstat.js';
 import { atoi } from '../config/builder.js';
-import type { PendingWrite } from '../fs/apply.js';
 import { strerror } from '../util/errors.js';
 import type { StoreLease } from './stores.js';
 
@@ -82,6 +85,8 @@ export type Outcome = null | {
   end?: boolean;
   /** PATCH: the received content, sealed in its temp file, to be put in place later (pending.ts). */
   pending?: PendingWrite;
+  /** XPATCHA written behind (Session.writeBehind()): its four replies and its row come later. */
+  behind?: true;
 };
 
 /** Signatures remembered for XPATCH per session (a pipelining client has at most a window of SIGs ahead). */
@@ -116,6 +121,16 @@ const RELEASE_GROUP = 16;
  * a first push of small files a commit per 5 files instead of one per 10).
  */
 const FRAME_REST_HELD = 256 * 1024;
+/** XPATCHA frames up to this size may be written behind (Session.writeBehind()); bigger ones stream. */
+const BEHIND_MAX = 256 * 1024;
+/** The file worker starts at a session's this many-th XPATCHA, and takes files from this one on. */
+const BEHIND_WARM_AT = 4;
+const BEHIND_FROM = 16;
+/**
+ * Beyond this many files going in place, an XPATCHA is done the ordinary way (on this thread, the
+ * next line read only after it): a client that sends without reading replies holds no more.
+ */
+const BEHIND_FINISHING_MAX = 1024;
 
 export interface SessionOptions {
   opts: Options;
@@ -260,8 +275,9 @@ export class Session {
     const expand = this.commandSpec(req.cmd)?.expand;
     if (!expand) return this.command(req);
     const parts = expand(req);
+    const behind = req.cmd === 'xpatcha' ? this.writeBehindFor(parts) : undefined;
     for (let i = 0; i < parts.length; i++) {
-      if (await this.command(parts[i]!)) return true;
+      if (await this.command(parts[i]!, i === 0 ? behind : undefined)) return true;
       // The client reads the later replies only after an OK to the first (replies.ts XPATCHA_COMMAND).
       if (i === 0 && !this.lastReplyOk) return false;
     }
@@ -271,8 +287,11 @@ export class Session {
   /** The last command's reply was sent by command() itself and is an OK. */
   private lastReplyOk = false;
 
-  /** One command line. Returns true when the session ends. */
-  private async command(req: Request): Promise<boolean> {
+  /**
+   * One command line. Returns true when the session ends. `instead`, after the checks: the
+   * command done another way (its outcome), or undefined to run it as usual.
+   */
+  private async command(req: Request, instead?: (req: Request) => Promise<Outcome | undefined>): Promise<boolean> {
     this.lastReplyOk = false;
     const spec = this.commandSpec(req.cmd);
     if (!spec) {
@@ -323,10 +342,11 @@ export class Session {
     let outcome: Outcome;
     try {
       if (spec.unlink) removeBefore(req, spec.unlink);
-      outcome = await spec.run(this, req);
+      const done = instead === undefined ? undefined : await instead(req);
+      outcome = done !== undefined ? done : await spec.run(this, req);
       if (spec.update && !outcome?.noUpdate) {
         if (outcome?.pending) this.addPending(req, outcome.pending);
-        else fileUpdated(this.ctx, req.name, this.peer!);
+        else if (!outcome?.behind) fileUpdated(this.ctx, req.name, this.peer!);
         if (spec.update === 1) {
           log.debug(1, `Updated ${req.name} from ${this.peer ?? '???'}.`);
           scheduleActions(this.ctx, req.name, false);
@@ -345,6 +365,114 @@ export class Session {
     }
     if (this.replyUrgent) await this.releaseUrgent();
     return outcome?.end === true;
+  }
+
+  /** XPATCHA lines seen (the write-behind way starts after a few: its thread takes a while to start). */
+  private xpatchaSeen = 0;
+
+  /**
+   * The write-behind way for an XPATCHA (a new file's content and attributes written in the
+   * file worker while the next commands are read), or undefined when it cannot serve: a
+   * basis token (the file exists), a big or failed frame, -vv and above (each part's checks
+   * print there), the first few of a session.
+   */
+  private writeBehindFor(parts: Request[]): ((req: Request) => Promise<Outcome | undefined>) | undefined {
+    const seen = ++this.xpatchaSeen;
+    if (seen === BEHIND_WARM_AT) newFileWorker().warm();
+    const size = parts[0]!.frame?.size ?? -1;
+    if (seen < BEHIND_FROM || parts[0]!.tags[3] !== '' || size < 0 || size > BEHIND_MAX || log.enabled(2)
+      || this.finishing.size >= BEHIND_FINISHING_MAX || !newFileWorker().usable) {
+      return undefined;
+    }
+    return (req) => this.writeBehind(req, parts);
+  }
+
+  /**
+   * After XPATCH's checks: nothing at the path, so the content and the SETOWN, SETMOD and
+   * SETIME on the line go to the worker with a reply slot each, and the file goes in place
+   * (finishBehind()) while the session reads on. Undefined when the path is not empty.
+   */
+  private async writeBehind(req: Request, parts: Request[]): Promise<Outcome | undefined> {
+    if (req.stat !== null || req.removedBefore) return undefined;
+    const tempPath = claimFirstTempName(req.real, this.ctx.cfg.tempdir);
+    if (tempPath === null) return undefined;
+    const got = await xpatchNewFile(this, req);
+    if (got === null || !('content' in got)) {
+      releaseTemp(tempPath);
+      return got;
+    }
+    const [, own, mod, tim] = parts as [Request, Request, Request, Request];
+    const ids = ownerArgs(this, own);
+    const job: NewFileJob = {
+      path: tempPath, data: got.content, uid: ids?.uid ?? null, gid: ids?.gid ?? null, mode: modeArg(this, mod), mtime: timeSeconds(tim),
+    };
+    const { writer } = this.conn;
+    const slots = [writer.reserve(), writer.reserve(), writer.reserve(), writer.reserve()] as const;
+    const done: Promise<void> = this.finishBehind(req, mod, job, slots).catch((err: unknown) => {
+      // Not expected (each step's failure has its reply): the client must not wait forever.
+      log.debug(0, `${req.name} from ${this.peer ?? '?'}: ${strerror(err)}`);
+      for (const slot of slots) writer.fill(slot, strerror(err));
+    }).then(() => {
+      this.finishing.delete(req.real, done);
+      this.releaseSoon();
+    });
+    this.finishing.set(req.real, done);
+    return { behind: true, noReply: true };
+  }
+
+  /** The worker's steps answered: the four replies, then the file in place, as the parts would have done it. */
+  private async finishBehind(req: Request, mod: Request, job: NewFileJob, slots: readonly ReplySlot[]): Promise<void> {
+    const { writer } = this.conn;
+    let res: NewFileResult;
+    try {
+      res = await newFileWorker().run(job);
+    } catch {
+      res = { fd: -1, create: { message: 'no file worker' } };
+    }
+    if (res.create) {
+      // The first name was taken (a stale temp file, say) or not possible: the ordinary way of making one.
+      releaseTemp(job.path);
+      try {
+        const temp = await createTempFile(req.real, this.ctx.cfg.tempdir);
+        job.path = temp.path;
+        res = runNewFileHere({ ...job, fd: temp.fd });
+      } catch (err) {
+        return this.behindFailed(req, slots, err);
+      }
+    }
+    const write = PendingWrite.adopt(req.real, { path: job.path, fd: res.fd }, { ...this.applyOptions(), targetMissing: true });
+    if (res.write) {
+      await write.abort();
+      return this.behindFailed(req, slots, stepError(res.write));
+    }
+    write.seal();
+    writer.fill(slots[0]!, OK_CMD_FINISHED);
+    writer.fill(slots[1]!, res.owner ? strerror(stepError(res.owner)) : OK_CMD_FINISHED);
+    if (job.mode !== null) logSpecialBits(this, mod, job.mode);
+    writer.fill(slots[2]!, res.mode ? strerror(stepError(res.mode)) : OK_CMD_FINISHED);
+    const p: PendingFile = { name: req.name, real: req.real, write, stat: null };
+    if (res.mtime) {
+      // As after a failed SETIME: the file stays pending, put in place later.
+      writer.fill(slots[3]!, strerror(stepError(res.mtime)));
+      this.pending.add(p);
+      return;
+    }
+    let reply: BStr;
+    try {
+      reply = (await this.finalize(p)) ?? OK_CMD_FINISHED;
+    } catch (err) {
+      reply = strerror(err);
+    }
+    writer.fill(slots[3]!, reply);
+  }
+
+  /** The content could not be written: XPATCH's error (and no reply for the rest), its row as after a failed PATCH. */
+  private behindFailed(req: Request, slots: readonly ReplySlot[], err: unknown): void {
+    log.debug(0, `I/O Error '${strerror(err)}' in rsync-patch: ${req.real}`);
+    const { writer } = this.conn;
+    writer.fill(slots[0]!, strerror(err));
+    for (let i = 1; i < slots.length; i++) writer.fill(slots[i]!, null);
+    fileUpdated(this.ctx, req.name, this.peer!);
   }
 
   /**
@@ -673,6 +801,11 @@ function removeBefore(req: Request, how: 1 | 2): void {
   } catch (err) {
     req.unlinkError = err; // csync2 ignores it; the command itself then fails
   }
+}
+
+/** An error the worker reported, as the Error strerror() reads. */
+function stepError(e: StepError): Error {
+  return Object.assign(new Error(e.message), { code: e.code });
 }
 
 /** Read a refused command's data to its end: one frame, or a chunked run (FRAME_CHUNKED). */

@@ -421,4 +421,44 @@ describe('XPATCH on our daemon', () => {
     await h.server.rm('v5.txt');
     await assertStillServing(h, 'xpatch-v5');
   });
+
+  it('version 5, many new files in one session (from the 16th on written by the file worker): the same replies, contents, attributes and rows; a stale temp file in the way and a delta that is not literals only take the ordinary way', async () => {
+    await h.server.mkdir('many', 0o755);
+    // A temp file left by a killed writer where the 20th file's first temp name is.
+    await h.server.write('many/.f20.txt.csTemp', 'stale\n', 0o600);
+    const v5 = await RawPeer.open(h.client, h.server, { tls: true, alpn: [EXTENSIONS_ALPN_V5] });
+    assert.deepEqual(await exchange(v5, ['CONFIG ', `HELLO ${h.client.name}`]), [OK, OK]);
+    const N = 40;
+    const contentOf = (i: number): Buffer => Buffer.from(`file ${i}\n`.repeat(i * 37 + 1));
+    const deltaOf = (i: number): Buffer => {
+      const d = literalDelta(contentOf(i));
+      // The 30th: bytes after END (librsync ignores them; the fast reader does not take such a delta).
+      return i === 30 ? Buffer.concat([d, Buffer.from('trailing')]) : d;
+    };
+    // uid, gid, mode (the 25th with setuid and setgid) and mtime differ per file.
+    const modeOf = (i: number): number => (i === 25 ? 0o106755 : i % 2 ? 0o100640 : 0o100604);
+    const lines = [];
+    for (let i = 0; i < N; i++) {
+      lines.push(Buffer.from(`XPATCHA ${h.key} ${F(`many/f${i}.txt`)} ${1000 + i} ${2000 + i} ${modeOf(i)} ${1_600_000_000 + i}\n`), framed(deltaOf(i)));
+    }
+    v5.send(Buffer.concat(lines));
+    const replies: (string | null)[] = [];
+    for (let i = 0; i < 4 * N; i++) replies.push(await v5.line());
+    assert.deepEqual(replies, new Array(4 * N).fill(OK));
+    assert.deepEqual(await exchange(v5, ['BYE']), ['OK (cu_later).']);
+    v5.destroy();
+    for (let i = 0; i < N; i++) {
+      const st = await h.server.stat(`many/f${i}.txt`);
+      assert.ok(st, `many/f${i}.txt arrived`);
+      assert.ok((await h.server.read(`many/f${i}.txt`)).equals(contentOf(i)), `content of f${i}`);
+      assert.deepEqual([st.uid, st.gid, st.mode, st.mtimeMs], [1000 + i, 2000 + i, modeOf(i), (1_600_000_000 + i) * 1000], `attributes of f${i}`);
+    }
+    const rows = new Set((await h.server.dump('file')).map((r) => r[0]));
+    for (let i = 0; i < N; i++) assert.ok([...rows].some((r) => r!.endsWith(`/many/f${i}.txt`)), `row of f${i}`);
+    assert.deepEqual(await tempFiles(h), [], 'no temp file left (the stale one removed)');
+    assert.match(h.log(), /many\/f25\.txt from .*: mode 6755 has setuid\/setgid bits/);
+    clearDirty(h);
+    for (let i = 0; i < N; i++) await h.server.rm(`many/f${i}.txt`);
+    await assertStillServing(h, 'xpatch-v5-many');
+  });
 });
