@@ -409,9 +409,11 @@ export class Session {
     const { writer } = this.conn;
     const slots = [writer.reserve(), writer.reserve(), writer.reserve(), writer.reserve()] as const;
     const done: Promise<void> = this.finishBehind(req, mod, job, slots).catch((err: unknown) => {
-      // Not expected (each step's failure has its reply): the client must not wait forever.
+      // Not expected (each step's failure has its reply): the client must not wait forever, and
+      // after an error to the XPATCH it reads no more replies of the line.
       log.debug(0, `${req.name} from ${this.peer ?? '?'}: ${strerror(err)}`);
-      for (const slot of slots) writer.fill(slot, strerror(err));
+      const xpatchFailed = slots[0].data === null;
+      slots.forEach((slot, i) => writer.fill(slot, xpatchFailed && i > 0 ? null : strerror(err)));
     }).then(() => {
       this.finishing.delete(req.real, done);
       this.releaseSoon();
