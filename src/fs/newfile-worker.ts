@@ -42,10 +42,19 @@ export interface NewFileResult {
 }
 
 /**
- * The steps, self-contained (its source runs in the worker: only its parameters and
- * globals). `f` is node:fs; `earliest` the earliest time a Date holds, in seconds.
+ * Seconds as utimes() takes them (also SETIME's, filecmds.ts). Node turns a negative number
+ * into "now"; a Date keeps a time before 1970 (csync2 sets it as sent), down to the earliest
+ * a Date holds (100 million days before 1970). Self-contained: its source runs in the worker.
  */
-export function runNewFile(f: typeof fs, job: NewFileJob, earliest: number): NewFileResult {
+export function utimesValue(t: number): number | Date {
+  return t >= 0 ? t : new Date(Math.max(t, -8.64e12) * 1000);
+}
+
+/**
+ * The steps, self-contained (its source runs in the worker: only its parameters and
+ * globals). `f` is node:fs, `timeOf` utimesValue().
+ */
+export function runNewFile(f: typeof fs, job: NewFileJob, timeOf: (t: number) => number | Date): NewFileResult {
   const oops = (e: unknown): StepError => ({ code: (e as NodeJS.ErrnoException).code, message: String((e as Error).message) });
   let fd = job.fd ?? -1;
   if (fd < 0) {
@@ -77,8 +86,7 @@ export function runNewFile(f: typeof fs, job: NewFileJob, earliest: number): New
     }
   }
   if (job.mtime !== null) {
-    // Node takes a negative number for "now"; a Date keeps a time before 1970.
-    const t = job.mtime >= 0 ? job.mtime : new Date(Math.max(job.mtime, earliest) * 1000);
+    const t = timeOf(job.mtime);
     try {
       f.futimesSync(fd, t, t);
     } catch (e) {
@@ -87,9 +95,6 @@ export function runNewFile(f: typeof fs, job: NewFileJob, earliest: number): New
   }
   return out;
 }
-
-/** The earliest time a Date holds (100 million days before 1970), in seconds. */
-export const DATE_MIN_SECONDS = -8.64e12;
 
 /**
  * A batch crosses the thread boundary as one transferred buffer (the structured clone of
@@ -154,8 +159,9 @@ const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const runNewFile = ${runNewFile.toString()};
 const unpackJobs = ${unpackJobs.toString()};
+const utimesValue = ${utimesValue.toString()};
 parentPort.on('message', (buf) => {
-  parentPort.postMessage(unpackJobs(buf).map((job) => runNewFile(fs, job, ${DATE_MIN_SECONDS})));
+  parentPort.postMessage(unpackJobs(buf).map((job) => runNewFile(fs, job, utimesValue)));
 });
 `;
 
@@ -165,38 +171,31 @@ interface Waiting {
 }
 
 /**
- * Threads at most. More than one did not help (tree10k initial push, 1-3 threads alternated):
- * the files of a directory are created one after the other anyway (its lock).
- */
-const THREADS_MAX = 1;
-/**
  * Files queued that leave at once instead of at the end of the turn: the main thread reads a
  * burst of commands (tens of files) in one turn, and the thread writes while the rest are read
  * (tree10k initial push, medians of 4: 8 -> 3.4 s, 16 or only at the turn's end -> 3.7 s).
+ * One thread: two or three did not help (the files of a directory are created one after the
+ * other anyway, under its lock).
  */
 const POST_AT = 8;
 
-interface Thread {
-  worker: Worker;
-  /** The batches handed to it, oldest first (it answers them in order). */
-  inFlight: Waiting[][];
-}
-
 class NewFileWorker {
-  private readonly threads: Thread[] = [];
+  private worker: Worker | null = null;
+  /** The batches handed to the thread, oldest first (it answers them in order). */
+  private readonly inFlight: Waiting[][] = [];
   private broken = false;
   private queued: NewFileJob[] = [];
   private queuedWaiting: Waiting[] = [];
   private scheduled = false;
 
-  /** False once a thread failed: callers take the synchronous path from then on. */
+  /** False once the thread failed: callers take the synchronous path from then on. */
   get usable(): boolean {
     return !this.broken;
   }
 
-  /** Start a thread ahead of the first job (it takes tens of milliseconds). */
+  /** Start the thread ahead of the first job (it takes tens of milliseconds). */
   warm(): void {
-    if (this.threads.length === 0) this.spawn();
+    this.start();
   }
 
   run(job: NewFileJob): Promise<NewFileResult> {
@@ -207,8 +206,6 @@ class NewFileWorker {
       }
       this.queued.push(job);
       this.queuedWaiting.push({ resolve, reject });
-      // The main thread reads a burst of commands before it turns: a batch leaves on its way
-      // through them, so the thread writes while the rest are read.
       if (this.queued.length >= POST_AT) this.post();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -221,25 +218,20 @@ class NewFileWorker {
     });
   }
 
-  /** Hand what is queued to the least busy thread (a new one while all are busy and there are fewer than THREADS_MAX). */
   private post(): void {
-    if (this.queued.length === 0 || this.broken) return;
-    let t: Thread | undefined;
-    for (const x of this.threads) if (t === undefined || x.inFlight.length < t.inFlight.length) t = x;
-    if ((t === undefined || t.inFlight.length > 0) && this.threads.length < THREADS_MAX) t = this.spawn() ?? undefined;
-    if (t === undefined) return;
-    const jobs = this.queued;
-    const waiting = this.queuedWaiting;
+    const w = this.start();
+    if (w === null) return;
+    const buf = packJobs(this.queued);
+    this.inFlight.push(this.queuedWaiting);
     this.queued = [];
     this.queuedWaiting = [];
-    const buf = packJobs(jobs);
-    t.inFlight.push(waiting);
-    t.worker.ref();
-    t.worker.postMessage(buf, [buf]);
+    w.ref();
+    w.postMessage(buf, [buf]);
   }
 
-  private spawn(): Thread | null {
+  private start(): Worker | null {
     if (this.broken) return null;
+    if (this.worker !== null) return this.worker;
     let w: Worker;
     try {
       // trackUnmanagedFds off: the descriptors it opens are the main thread's to close, also after it ends.
@@ -248,30 +240,23 @@ class NewFileWorker {
       this.fail(new Error('no file worker'));
       return null;
     }
-    const t: Thread = { worker: w, inFlight: [] };
-    this.threads.push(t);
+    this.worker = w;
     w.unref();
     w.on('message', (results: NewFileResult[]) => {
-      const waiting = t.inFlight.shift() ?? [];
-      if (t.inFlight.length === 0) w.unref();
+      const waiting = this.inFlight.shift() ?? [];
+      if (this.inFlight.length === 0) w.unref();
       waiting.forEach((x, i) => x.resolve(results[i] ?? { fd: -1, create: { message: 'no result' } }));
     });
-    let ended = false;
-    const gone = (err: unknown): void => {
-      if (ended) return;
-      ended = true;
-      this.fail(err);
-    };
-    w.on('error', gone);
-    w.on('exit', (code) => gone(new Error(`file worker exited (${code})`)));
-    return t;
+    w.on('error', (err) => this.fail(err));
+    w.on('exit', (code) => this.fail(new Error(`file worker exited (${code})`)));
+    return w;
   }
 
-  /** A thread failed: everything waiting fails over to the caller's synchronous way, and so does all that follows. */
+  /** The thread failed: everything waiting fails over to the caller's synchronous way, and so does all that follows. */
   private fail(err: unknown): void {
+    if (this.broken) return;
     this.broken = true;
-    const lost = [...this.queuedWaiting];
-    for (const t of this.threads) for (const batch of t.inFlight.splice(0)) lost.push(...batch);
+    const lost = [...this.inFlight.splice(0).flat(), ...this.queuedWaiting];
     this.queued = [];
     this.queuedWaiting = [];
     for (const x of lost) x.reject(err);
@@ -287,5 +272,5 @@ export function newFileWorker(): NewFileWorker {
 
 /** The same steps on this thread (a temp file made the slow way, or no worker). */
 export function runNewFileHere(job: NewFileJob): NewFileResult {
-  return runNewFile(fs, job, DATE_MIN_SECONDS);
+  return runNewFile(fs, job, utimesValue);
 }

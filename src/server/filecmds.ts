@@ -28,7 +28,7 @@ import { lstatDir } from '../fs/dirstat.js';
 import { isSymlink } from './confine.js';
 import { makeNode, type NodeKind } from './special.js';
 import { literalOnlyContent } from '../rsync/literal.js';
-import { DATE_MIN_SECONDS } from '../fs/newfile-worker.js';
+import { utimesValue } from '../fs/newfile-worker.js';
 import type { Outcome, Request, SentSignature, Session } from './session.js';
 
 const EIO_TEXT = 'Input/output error';
@@ -473,21 +473,13 @@ export function setime(s: Session, r: Request): Outcome {
   if (!r.pending && isSymlink(r.real)) return { error: s.refuse(r, 'SETIME would change the target of a symlink') };
   const t = timeSeconds(r);
   try {
-    const when = timeArg(t);
+    const when = utimesValue(t);
     if (r.pending) futimesSync(r.pending.write.fd, when, when);
     else utimesSync(fsPath(r.real), when, when);
   } catch (err) {
     return fail(err);
   }
   return null;
-}
-
-/**
- * Seconds as utimes() takes them. Node turns a negative number into "now"; a Date keeps
- * a time before 1970 (csync2 sets it as sent).
- */
-function timeArg(t: number): number | Date {
-  return t >= 0 ? t : new Date(Math.max(t, DATE_MIN_SECONDS) * 1000);
 }
 
 /** C atoll(): leading blanks, sign, digits; saturating at the 64-bit range. */
