@@ -14,6 +14,11 @@ async function main(): Promise<void> {
     delete process.env.CSYNC2_TS_EXTRA_CA;
     if (extraCa !== '') process.env.NODE_EXTRA_CA_CERTS = extraCa;
   }
+  // bin/csync2 set MALLOC_ARENA_MAX for this process only (it says why): not for actions.
+  if (process.env.CSYNC2_TS_ARENA !== undefined) {
+    delete process.env.CSYNC2_TS_ARENA;
+    delete process.env.MALLOC_ARENA_MAX;
+  }
 
   await listenEarly(process.argv.slice(2));
   const { run } = await import('./run.js');

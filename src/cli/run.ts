@@ -121,7 +121,7 @@ export async function openContext(opts: Options): Promise<RunContext> {
   const store = StateStore.open(loc, {
     noBigTransactions: opts.noBigTransactions, asyncMode: opts.asyncDb, lockTimeout: cfg.lockTimeout,
     // Not for a push: the pages it reads through the map count in its RSS (see useMmap()). -x and -cu
-    // check with it and drop it before they push (update()).
+    // check with it and turn to a push's reading before they push (update(), forPush()).
     mmap: opts.mode !== 'update',
   });
   return {
@@ -226,7 +226,7 @@ async function runMode(opts: Options, ctx: RunContext): Promise<number> {
 async function update(opts: Options, ctx: RunContext, names: BStr[] | null): Promise<number> {
   // Nothing dirty (the usual cron run): the push modules (~40 ms to load) are not needed.
   if (ctx.store.dirtyPeers().length === 0) return -1;
-  ctx.store.dropMmap(); // the check of -x and -cu read through it; the push does without
+  ctx.store.forPush(); // the check of -x and -cu read through the map with a big cache; the push does without
   const { updatePeers } = await import('../sync/update.js');
   return updatePeers(opts, ctx, names);
 }

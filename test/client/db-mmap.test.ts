@@ -1,7 +1,8 @@
 /**
  * The database's memory map (src/db/store.ts useMmap) is gone by the time a client pushes:
  * -u never maps the file, -x and -cu drop the map after their check; else every page read of
- * the file would count in the pushing client's RSS (the push RSS goal). Seen from outside: the
+ * the file would count in the pushing client's RSS (the push RSS goal). A push also keeps a
+ * small page cache (forPush()). Seen from outside: the
  * client is held at its first read of the peer (a listener that never answers) and
  * /proc/PID/maps is read. That the maps show a mapped database at all is checked on a store
  * opened in this process.
@@ -60,9 +61,12 @@ test('a store reads through a memory map unless told not to, and until it drops 
     try {
       assert.equal(reader.getChecktxt('/x'), 'v1:mtime=0');
       assert.equal(mapsShow(readFileSync('/proc/self/maps', 'latin1'), loc.path), mmap, `mmap ${mmap}`);
-      reader.dropMmap();
+      // A push's small page cache (SQLite's default) from the start or once it turns to pushing.
+      assert.equal(reader.readingMode().cacheKiB, mmap ? 16000 : 2000, `cache with mmap ${mmap}`);
+      reader.forPush();
       assert.equal(reader.getChecktxt('/x'), 'v1:mtime=0');
-      assert.equal(mapsShow(readFileSync('/proc/self/maps', 'latin1'), loc.path), false, 'mapped after dropMmap()');
+      assert.equal(mapsShow(readFileSync('/proc/self/maps', 'latin1'), loc.path), false, 'mapped after forPush()');
+      assert.deepEqual(reader.readingMode(), { mmapBytes: 0, cacheKiB: 2000 });
     } finally {
       reader.close();
     }

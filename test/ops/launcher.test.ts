@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { createCluster, formatRun, type TestHost } from '../helpers/index.js';
 import { OUR_CSYNC2, REPO_ROOT } from '../helpers/paths.js';
 
-test('the launcher: node starts without NODE_EXTRA_CA_CERTS, actions get it back', async () => {
+test('the launcher: node starts without NODE_EXTRA_CA_CERTS, actions get it back; actions do not get the launcher\'s MALLOC_ARENA_MAX', async () => {
   const cluster = await createCluster({
     hosts: [{ impl: 'ours' }, { impl: 'ours' }],
     configFor: (host, c) => c.defaultConfig({
       groupBody: host.index !== 0 ? 'include %data%;' : 'include %data%;\n'
-        + `action {\n  pattern %data%/only/*;\n  exec "sh -c 'echo ca=$NODE_EXTRA_CA_CERTS'";\n`
+        + `action {\n  pattern %data%/only/*;\n  exec "sh -c 'echo ca=$NODE_EXTRA_CA_CERTS arena=$MALLOC_ARENA_MAX.'";\n`
         + `  logfile ${host.root}/only.log;\n  do-local-only;\n}`,
     }),
   });
@@ -36,7 +36,7 @@ test('the launcher: node starts without NODE_EXTRA_CA_CERTS, actions get it back
     assert.equal(r.code, 0, `${formatRun(r)}\n${formatRun(d)}`);
     assert.doesNotMatch(r.stderr.toString(), /extra certs/i, 'node did not read the CA file');
     assert.equal((await server.read('only/x')).toString(), 'x\n');
-    assert.equal(await readFile(`${client.root}/only.log`, 'latin1'), `ca=${ca}\n`);
+    assert.equal(await readFile(`${client.root}/only.log`, 'latin1'), `ca=${ca} arena=.\n`);
   } finally {
     await cluster.cleanup();
   }
@@ -78,9 +78,18 @@ test('node\'s flags: a small young generation for client and local modes (a plai
     assert.deepEqual(flagsOf(await argsOf(['-cu'])), small);
     assert.deepEqual(flagsOf(await argsOf(['-Nxu', '-u'])), push, '-N takes the rest of the word');
     assert.deepEqual(flagsOf(await argsOf(['-x', '--', '-i'])), small, 'a file name after --');
+    // Two malloc arenas for every mode but the daemon, unless the user chose a number.
+    const arena = async (args: string[], env: Record<string, string> = {}): Promise<string> => {
+      await argsOf(args, env);
+      return readFile(`${dir}/arena`, 'latin1');
+    };
+    assert.equal(await arena(['-u']), '2 1');
+    assert.equal(await arena(['-cr', '/']), '2 1');
+    assert.equal(await arena(['-u'], { MALLOC_ARENA_MAX: '8' }), '8 unset', 'the user\'s own choice');
     const port = String(20000 + Math.floor(Math.random() * 20000));
     for (const daemon of [['-iii'], ['-vi'], ['-ii', '-Cmain']]) {
       const argv = await argsOf([...daemon, '-N', '127.0.0.1', '-p', port]);
+      assert.equal(await readFile(`${dir}/arena`, 'latin1'), 'unset unset', daemon.join(' '));
       assert.deepEqual(flagsOf(argv), [sum], daemon.join(' '));
       assert.deepEqual(argv.slice(-5), [...daemon, '-N', '127.0.0.1', '-p', port].slice(-5));
     }
@@ -114,15 +123,18 @@ test('the launcher runs the one-file build unless tsc built after it or it is mi
 });
 
 /**
- * A stand-in for node (in dir/path) that prints what it was started with, one argument per line;
- * returns a runner of `launcher ARGS` that finds it first in PATH.
+ * A stand-in for node (in dir/path) that prints what it was started with, one argument per line,
+ * and writes its MALLOC_ARENA_MAX and CSYNC2_TS_ARENA to dir/arena; returns a runner of
+ * `launcher ARGS` that finds it first in PATH.
  */
-async function standInNode(dir: string, launcher: string): Promise<(args: string[]) => Promise<string[]>> {
+async function standInNode(dir: string, launcher: string): Promise<(args: string[], env?: Record<string, string>) => Promise<string[]>> {
   await mkdir(`${dir}/path`);
-  await writeFile(`${dir}/path/node`, '#!/bin/sh\nprintf "%s\\n" "$@"\n');
+  await writeFile(`${dir}/path/node`, '#!/bin/sh\nprintf "%s %s" "${MALLOC_ARENA_MAX-unset}" "${CSYNC2_TS_ARENA-unset}" > "${0%/*/*}/arena"\nprintf "%s\\n" "$@"\n');
   await chmod(`${dir}/path/node`, 0o755);
-  return (args) => new Promise((resolve, reject) => {
-    execFile(launcher, args, { env: { ...process.env, PATH: `${dir}/path:${process.env.PATH ?? ''}` } }, (err, stdout) => {
+  return (args, extraEnv = {}) => new Promise((resolve, reject) => {
+    const env: Record<string, string | undefined> = { ...process.env, PATH: `${dir}/path:${process.env.PATH ?? ''}`, ...extraEnv };
+    if (!('MALLOC_ARENA_MAX' in extraEnv)) delete env.MALLOC_ARENA_MAX;
+    execFile(launcher, args, { env }, (err, stdout) => {
       if (err) reject(err);
       else resolve(stdout.split('\n').filter((l) => l !== ''));
     });
