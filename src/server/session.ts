@@ -114,6 +114,7 @@ const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
  * (on loopback a write costs the sender the receiver's side of TCP too) and one commit.
  */
 const RELEASE_GROUP = 16;
+const TURN_EVERY = +(process.env.TURN_EVERY ?? 16);
 /**
  * Replies stay held while no more than this is missing of the frame being read: its sender
  * writes a frame whole, without waiting for a reply (on loopback the rest of a file of tens of
@@ -245,7 +246,13 @@ export class Session {
     // middle of a file's frame the client is sending, not waiting for us: the next wait releases.
     reader.beforeWait = (frameLeft) => ((this.finishing.size > 0 || (frameLeft !== undefined && frameLeft <= FRAME_REST_HELD))
       && !this.replyUrgent ? undefined : this.releaseWhenCommitted());
+    let sinceTurn = 0;
     for (;;) {
+      if (this.finishing.size > 0 && ++sinceTurn >= TURN_EVERY) {
+        sinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!this.ctx.store.criticalOpen) this.release();
+      }
       const line = await this.conn.readLine(SERVER_LINE_MAX);
       if (line === null) return;
       const raw = splitTokens(line);
