@@ -114,7 +114,14 @@ const ATTRIBUTE_COMMANDS = new Set<BStr>(['setown', 'setmod', 'setime']);
  * (on loopback a write costs the sender the receiver's side of TCP too) and one commit.
  */
 const RELEASE_GROUP = 16;
-const TURN_EVERY = +(process.env.TURN_EVERY ?? 16);
+/**
+ * While received files are finishing, the loop lets the event loop turn after this many command
+ * lines (and sends what is ready): with a window of commands buffered it would otherwise read them
+ * all before it took the file worker's answers and the flushes' ends, and the client would get its
+ * replies in bursts, one per window, and send its next commands in bursts (tree50k initial push,
+ * 4 alternated pairs: 10.3-12.3 -> 9.8-11.5 s, faster in each pair).
+ */
+const TURN_EVERY = 16;
 /**
  * Replies stay held while no more than this is missing of the frame being read: its sender
  * writes a frame whole, without waiting for a reply (on loopback the rest of a file of tens of
@@ -251,6 +258,7 @@ export class Session {
       if (this.finishing.size > 0 && ++sinceTurn >= TURN_EVERY) {
         sinceTurn = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
+        // Committed before it is acknowledged, as at every release.
         if (!this.ctx.store.criticalOpen) this.release();
       }
       const line = await this.conn.readLine(SERVER_LINE_MAX);
