@@ -68,7 +68,7 @@ test('node\'s flags: a small young generation for client and local modes (a plai
     const argsOf = await standInNode(dir, OUR_CSYNC2);
     const sum = ['--verify-snapshot-checksum', '--max-inlined-bytecode-size-cumulative=200'];
     const small = [...sum, '--max-semi-space-size=2', '--optimize-for-size'];
-    const push = [...sum, '--max-semi-space-size=4', '--heap-growing-percent=20'];
+    const push = [...sum, '--max-semi-space-size=8', '--heap-growing-percent=20'];
     const flagsOf = (argv: string[]): string[] => argv.slice(0, argv.findIndex((a) => a.endsWith('/bin/csync2') || a.endsWith('/dist/csync2.cjs')));
     assert.deepEqual(flagsOf(await argsOf(['-xv'])), small);
     assert.deepEqual(flagsOf(await argsOf(['-Cmain', '-x'])), small, '-C takes the rest of the word as its value');
