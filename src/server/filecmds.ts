@@ -451,9 +451,9 @@ export function logSpecialBits(s: Session, r: Request, mode: number): void {
 }
 
 export function setmod(s: Session, r: Request): Outcome {
-  if (s.ctx.cfg.ignoreMod) return null;
+  const mode = modeArg(s, r);
+  if (mode === null) return null;
   if (!r.pending && isSymlink(r.real)) return { error: s.refuse(r, 'SETMOD would change the target of a symlink') };
-  const mode = modeArg(s, r)!;
   logSpecialBits(s, r, mode);
   try {
     if (r.pending) fchmodSync(r.pending.write.fd, mode);

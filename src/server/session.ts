@@ -258,8 +258,8 @@ export class Session {
       if (this.finishing.size > 0 && ++sinceTurn >= TURN_EVERY) {
         sinceTurn = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
-        // Committed before it is acknowledged, as at every release.
-        if (!this.ctx.store.criticalOpen) this.release();
+        // Not waiting for another session mid-change: its end releases, or the next turn does.
+        void this.releaseWhenCommitted();
       }
       const line = await this.conn.readLine(SERVER_LINE_MAX);
       if (line === null) return;
