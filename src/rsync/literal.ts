@@ -6,7 +6,7 @@
  */
 import { DELTA_MAGIC, OP_END, OP_LITERAL_MAX_IMMEDIATE, OP_LITERAL_N1, WIDTHS } from './format.js';
 
-/** The bytes the LITERALs carry, in a buffer of its own (transferable), or null. */
+/** The bytes the LITERALs carry, or null: a view into `delta` for one LITERAL (our client's way), else a copy. */
 export function literalOnlyContent(delta: Uint8Array): Buffer | null {
   if (delta.length < 5) return null;
   const view = new DataView(delta.buffer, delta.byteOffset, delta.byteLength);
@@ -40,6 +40,7 @@ export function literalOnlyContent(delta: Uint8Array): Buffer | null {
     i += len;
   }
   if (i !== delta.length) return null;
+  if (runs.length === 2) return Buffer.from(delta.buffer, delta.byteOffset + runs[0]!, runs[1]!);
   const out = Buffer.allocUnsafeSlow(total);
   let at = 0;
   for (let r = 0; r < runs.length; r += 2) {

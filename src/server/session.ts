@@ -727,6 +727,7 @@ export class Session {
   /** csync_check_dirty(): local check first; FLUSH stops there. Leaves the path's lstat() in req.stat. */
   private dirtyHere(req: Request): boolean {
     const { ctx } = this;
+    ctx.store.beginBatch(); // the command writes rows after this check: its queries go inside that transaction
     const st = lstatOrNull(req.real);
     req.stat = st;
     // Nothing at the path and no row of it (most of a first push): the check has nothing
