@@ -81,3 +81,30 @@ export function lstatDir(real: BStr): Stats | null {
   }
   return st;
 }
+
+/**
+ * A check of a name's directories (through lstatDir()) that found nothing wrong, kept for the
+ * next name in the same directory while the answers it read stand (dirStatGeneration()): a
+ * push sends a directory's files one after the other, and each walked the same directories.
+ * `T` is what the check depends on besides the directory (the config).
+ */
+export class CleanDirMemo<T> {
+  private key: T | null = null;
+  private dir: BStr = '';
+  private generation = -1;
+
+  /** Did the check pass for the directory of `name` (everything before its last '/') under `key`? */
+  passed(key: T, name: BStr): boolean {
+    const slash = name.lastIndexOf('/');
+    return this.key === key && slash === this.dir.length && this.generation >= 0
+      && this.generation === dirStatGeneration() && name.startsWith(this.dir);
+  }
+
+  /** The check passed for the directory of `name`; `generation` is dirStatGeneration() from before it ran. */
+  remember(key: T, name: BStr, generation: number): void {
+    if (generation < 0) return; // the cache is off: nothing stands
+    this.key = key;
+    this.dir = name.slice(0, Math.max(0, name.lastIndexOf('/')));
+    this.generation = generation;
+  }
+}

@@ -9,7 +9,7 @@ import type { Config } from '../config/model.js';
 import { genChecktxt } from '../fs/checktxt.js';
 import type { RunContext } from '../sync/context.js';
 import { fsPath, type BStr } from '../util/bytes.js';
-import { lstatDir } from '../fs/dirstat.js';
+import { CleanDirMemo, dirStatGeneration, lstatDir } from '../fs/dirstat.js';
 
 /** lstat that answers null for any failure (csync2's lstat_strict() != 0). */
 export function lstatOrNull(real: BStr): Stats | null {
@@ -31,12 +31,17 @@ export function sameVersion(a: Stats, b: Stats): boolean {
  * missing? Such files count as not existing.
  */
 export function hasImpureDirectory(cfg: Config, name: BStr): boolean {
+  if (pureDirs.passed(cfg, name)) return false;
+  const generation = dirStatGeneration();
   for (let i = name.lastIndexOf('/'); i > 1; i = name.lastIndexOf('/', i - 1)) {
     const st = lstatDir(prefixSubst(cfg, name.slice(0, i)));
     if (st === null || st.isSymbolicLink()) return true;
   }
+  pureDirs.remember(cfg, name, generation);
   return false;
 }
+
+const pureDirs = new CleanDirMemo<Config>();
 
 /** csync_file_update(): dirty row of the client gone, file row from the disk (`known`: the file's stat, just taken). */
 export function fileUpdated(ctx: RunContext, name: BStr, peer: BStr, known: Stats | null = null): void {

@@ -21,7 +21,7 @@ import { prefixSubst } from '../config/prefix.js';
 import { urlDecode } from '../protocol/urlencode.js';
 import { FatalError } from '../util/errors.js';
 import { fsPath, type BStr } from '../util/bytes.js';
-import { lstatDir } from '../fs/dirstat.js';
+import { CleanDirMemo, dirStatGeneration, lstatDir } from '../fs/dirstat.js';
 
 export type Resolved = { ok: true; real: BStr } | { ok: false; why: string };
 
@@ -59,6 +59,8 @@ export function resolveName(cfg: Config, name: BStr, raw: BStr): Resolved {
  * or null. Missing directories are no escape; the command fails on its own.
  */
 export function symlinkedDirectory(cfg: Config, name: BStr): BStr | null {
+  if (linkFreeDirs.passed(cfg, name)) return null;
+  const generation = dirStatGeneration();
   for (let i = name.indexOf('/', 1); i > 0; i = name.indexOf('/', i + 1)) {
     const dir = name.slice(0, i);
     let real: BStr;
@@ -69,8 +71,11 @@ export function symlinkedDirectory(cfg: Config, name: BStr): BStr | null {
     }
     if (lstatDir(real)?.isSymbolicLink()) return real;
   }
+  linkFreeDirs.remember(cfg, name, generation);
   return null;
 }
+
+const linkFreeDirs = new CleanDirMemo<Config>();
 
 /** Is the file itself a symlink? */
 export function isSymlink(real: BStr): boolean {

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dirStatGeneration, enableDirStatCache, forgetDirStats, lstatDir } from '../../src/fs/dirstat.js';
+import type { Config } from '../../src/config/model.js';
+import { hasImpureDirectory } from '../../src/server/bookkeeping.js';
+import { symlinkedDirectory } from '../../src/server/confine.js';
 
 describe('directory lstat cache', () => {
   const dir = mkdtempSync(join(tmpdir(), 'csync2-ts-dirstat-'));
@@ -49,6 +52,42 @@ describe('directory lstat cache', () => {
     const g1 = dirStatGeneration();
     assert.notEqual(g1, g0);
     assert.ok(lstatDir(join(d, 'sub'))?.isSymbolicLink());
+  });
+
+  it("a clean walk of a name's directories stands for the next name in the same directory while the generation does", () => {
+    const cfg = { prefixes: [] } as unknown as Config;
+    const cfg2 = { prefixes: [] } as unknown as Config;
+    for (const on of [true, false]) {
+      enableDirStatCache(on);
+      const d = join(dir, `walk-${on}`);
+      mkdirSync(join(d, 'a'), { recursive: true });
+      mkdirSync(join(d, 'b'));
+      assert.equal(symlinkedDirectory(cfg, join(d, 'a', 'f1')), null);
+      assert.equal(hasImpureDirectory(cfg, join(d, 'a', 'f1')), false);
+      const g = dirStatGeneration();
+      // `a` becomes a symlink behind the daemon's back.
+      rmSync(join(d, 'a'), { recursive: true });
+      symlinkSync(join(d, 'b'), join(d, 'a'));
+      // Cache on: the answers stand (as lstatDir()'s do) unless they aged meanwhile (a slow
+      // machine: 50 ms); off: seen at once.
+      const link = symlinkedDirectory(cfg, join(d, 'a', 'f2'));
+      const impure = hasImpureDirectory(cfg, join(d, 'a', 'f2'));
+      // Another config walks for itself (and reads the remembered answers: still nothing wrong).
+      const link2 = symlinkedDirectory(cfg2, join(d, 'a', 'f2'));
+      const staleAnswers = [null, false, null];
+      const freshAnswers = [join(d, 'a'), true, join(d, 'a')];
+      if (!on) assert.deepEqual([link, impure, link2], freshAnswers);
+      else if (dirStatGeneration() === g) assert.deepEqual([link, impure, link2], staleAnswers);
+      else [link, impure, link2].forEach((x, i) => assert.ok(x === staleAnswers[i] || x === freshAnswers[i]));
+      // A name in another directory (below the link) is walked: `a/deeper` is missing.
+      assert.equal(hasImpureDirectory(cfg, join(d, 'a', 'deeper', 'f')), true);
+      if (on) {
+        // The daemon changed `a` itself: the generation moves and the next name is walked again.
+        forgetDirStats(join(d, 'a'));
+        assert.equal(symlinkedDirectory(cfg, join(d, 'a', 'f3')), join(d, 'a'));
+        assert.equal(hasImpureDirectory(cfg, join(d, 'a', 'f3')), true);
+      }
+    }
   });
 
   it('on: everything is dropped once it is old, and the generation moves', async () => {
