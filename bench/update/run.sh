@@ -17,6 +17,11 @@
 # the lowest initial-push ratio a receiver that flushes can reach here.
 # Env: BENCH_WORK=dir, BENCH_KEEP=1, BENCH_PAIRS="ours->ours" (a subset of the pairs),
 #   BENCH_TOUCH_PERCENT=P (the share of files the "changed" case rewrites; default 1).
+# The initial push of small files: ours->ours is bound by CPU (client and daemon share this VM's two
+#   cores), real->real by its waits for the disk, so that ratio follows the disk's speed of the moment
+#   (tree10k, across runs: real->real 16-22 s, ours->ours 2.0-2.8 s). The daemon is started fresh for each
+#   pair, and its first push runs on code V8 has not optimized yet: a second tree10k pushed into the same
+#   running daemon took 0.3-0.4 s less.
 # BENCH_WORK on tmpfs (/dev/shm/...) takes the disk out of both sides: real csync2's SQLite commits
 #   and file creation get much cheaper there, so its small pushes gain most (measured: tree10k 1%
 #   touched, real->real 0.18-0.28 s on tmpfs vs 0.36-0.37 s on this VM's ext4; ours 0.32-0.45 s on both).
