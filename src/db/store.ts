@@ -383,9 +383,7 @@ export class StateStore {
    * daemon made ~20k of them for 10k new files, between its commits).
    */
   beginBatch(): void {
-    if (!this.blocking || this.inTx) return;
-    this.begin();
-    this.maybeCommit();
+    if (this.blocking) this.lockForWrite();
   }
 
   /** Counts transactions begun on this connection: equal values = the same write lock still held. */

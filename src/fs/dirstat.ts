@@ -96,8 +96,8 @@ export class CleanDirMemo<T> {
   /** Did the check pass for the directory of `name` (everything before its last '/') under `key`? */
   passed(key: T, name: BStr): boolean {
     const slash = name.lastIndexOf('/');
-    return this.key === key && slash === this.dir.length && this.generation >= 0
-      && this.generation === dirStatGeneration() && name.startsWith(this.dir);
+    // remember() keeps only generations >= 0, and a cache turned off answers -1.
+    return this.key === key && slash === this.dir.length && this.generation === dirStatGeneration() && name.startsWith(this.dir);
   }
 
   /** The check passed for the directory of `name`; `generation` is dirStatGeneration() from before it ran. */
